@@ -1,0 +1,42 @@
+"""Fetch and authorise one object. Missing and forbidden raise the same 404 (no existence oracle)."""
+
+from django.http import Http404
+
+from .models import Invitation, Membership
+from .permissions import has_scope
+
+
+def _as_id(value) -> int | None:
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value < 2**63 else None
+
+
+def deny_not_found(*, org, actor, target_type: str, target_id, scope: str):
+    from apps.compliance.services import audit_denied
+
+    audit_denied(
+        org=org, actor=actor, reason="not found or not allowed", target_type=target_type,
+        target_id=str(target_id)[:64], metadata={"scope": scope},
+    )
+    raise Http404("Not found.")
+
+
+def access_membership(*, org, actor, membership_id, scope: str = "member.view") -> Membership:
+    pk = _as_id(membership_id)
+    membership = (
+        Membership.objects.for_org(org).select_related("user").filter(pk=pk).first() if pk else None
+    )
+    if membership is None or not has_scope(org=org, actor=actor, scope=scope, obj=membership):
+        deny_not_found(org=org, actor=actor, target_type="tenancy.membership", target_id=membership_id, scope=scope)
+    return membership
+
+
+def access_invitation(*, org, actor, invitation_id, scope: str = "member.invite") -> Invitation:
+    pk = _as_id(invitation_id)
+    invitation = Invitation.objects.for_org(org).filter(pk=pk).first() if pk else None
+    if invitation is None or not has_scope(org=org, actor=actor, scope=scope, obj=invitation):
+        deny_not_found(org=org, actor=actor, target_type="tenancy.invitation", target_id=invitation_id, scope=scope)
+    return invitation

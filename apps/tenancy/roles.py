@@ -1,0 +1,61 @@
+"""Roles and the role-to-scope matrix, kept as data.
+
+A scope is "<entity>.<verb>". Roles give the baseline; django-guardian object grants add to it
+for one object (see permissions.py). Tests are parametrised over SCOPES, so a new scope is tested
+the day it is added here.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MANAGER = "manager", "Manager"
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
+
+
+ALL_ROLES = frozenset(Role)
+OWNER, ADMIN, MANAGER = Role.OWNER, Role.ADMIN, Role.MANAGER
+ANNOTATOR, REVIEWER, COMPLIANCE = Role.ANNOTATOR, Role.REVIEWER, Role.COMPLIANCE_OFFICER
+
+SCOPES: dict[str, frozenset[Role]] = {
+    "org.view": ALL_ROLES,
+    "org.manage": frozenset({OWNER, ADMIN}),
+    "member.view": frozenset({OWNER, ADMIN, MANAGER, COMPLIANCE}),
+    "member.invite": frozenset({OWNER, ADMIN, MANAGER}),
+    "member.change_role": frozenset({OWNER, ADMIN}),
+    "member.remove": frozenset({OWNER, ADMIN}),
+    "token.manage_own": ALL_ROLES,
+    "token.manage_all": frozenset({OWNER, ADMIN}),
+    "audit.view": frozenset({OWNER, COMPLIANCE}),
+}
+
+# Scopes that an owner may also grant to one person on one object with django-guardian
+# (scope -> "<app_label>.<permission codename>").
+OBJECT_GRANTS: dict[str, str] = {
+    "audit.view": "tenancy.view_audit_log",
+}
+
+# Which roles each role may hand out (invite as, or change someone to). Nobody grants above themselves.
+GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
+    OWNER: ALL_ROLES,
+    ADMIN: ALL_ROLES - {OWNER},
+    MANAGER: frozenset({ANNOTATOR, REVIEWER}),
+    ANNOTATOR: frozenset(),
+    REVIEWER: frozenset(),
+    COMPLIANCE: frozenset(),
+}
+
+
+def role_has_scope(role: str, scope: str) -> bool:
+    try:
+        return role in SCOPES[scope]
+    except KeyError:
+        raise KeyError(f"Unknown scope {scope!r}: add it to apps/tenancy/roles.py SCOPES") from None
+
+
+def can_grant(granter_role: str, role: str) -> bool:
+    return role in GRANTABLE_ROLES.get(granter_role, frozenset())

@@ -1,0 +1,282 @@
+"""Writes of the tenancy app: organisations, memberships, invitations.
+
+Each service checks the actor's scope, validates, saves, records the audit event and schedules the
+live event on commit, in one transaction.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.compliance.services import audit_record
+from apps.core.events import broadcast_on_commit, disconnect_user_on_commit
+
+from .context import system_context, tenant_context
+from .models import Invitation, Membership, Organization, hash_secret, normalise_domains, validate_region
+from .permissions import actor_role, forget_roles, require_scope
+from .roles import Role, can_grant
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+POLICY_FIELDS = ("name", "mfa_required", "idle_logoff_minutes", "allowed_email_domains")
+
+
+def _member_data(membership: Membership) -> dict:
+    return {
+        "id": membership.pk,
+        "user_id": membership.user_id,
+        "email": membership.user.email,
+        "name": membership.user.display_name,
+        "role": membership.role,
+    }
+
+
+def organization_create(*, name: str, slug: str = "", region: str, owner, actor=None) -> Organization:
+    """Creates an organisation with `owner` as its first owner (operators and sign-up)."""
+    slug = slugify(slug or name)[:60]
+    if not slug:
+        raise ValidationError({"slug": "Give a slug of letters, digits and hyphens."})
+    validate_region(region)
+    try:
+        with transaction.atomic():
+            org = Organization.objects.create(name=name.strip(), slug=slug, region=region)
+            with tenant_context(org):
+                Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
+                audit_record(
+                    org=org, actor=actor, action="organization.created", target=org,
+                    after={"name": org.name, "slug": org.slug, "region": org.region, "owner": owner.email},
+                )
+    except IntegrityError:
+        raise ValidationError({"slug": f"The slug {slug!r} is already taken."}) from None
+    return org
+
+
+def organization_update_policies(*, org: Organization, actor, **changes) -> Organization:
+    require_scope(org=org, actor=actor, scope="org.manage")
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    if "allowed_email_domains" in changes:
+        changes["allowed_email_domains"] = normalise_domains(changes["allowed_email_domains"])
+    before = {field: getattr(org, field) for field in changes}
+    for field, value in changes.items():
+        setattr(org, field, value)
+    org.full_clean()
+    with transaction.atomic():
+        org.save(update_fields=list(changes))
+        audit_record(org=org, actor=actor, action="organization.updated", target=org, before=before, after=changes)
+    return org
+
+
+def membership_create(*, org: Organization, user, role: str, actor=None) -> Membership:
+    """Adds a user directly (operators' command, invitation acceptance)."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+    if actor is not None:
+        require_scope(org=org, actor=actor, scope="member.invite")
+        _check_can_grant(org=org, actor=actor, role=role)
+    try:
+        with transaction.atomic(), tenant_context(org):
+            membership = Membership.objects.create(organization=org, user=user, role=role)
+            audit_record(
+                org=org, actor=actor, action="member.added", target=membership,
+                target_label=user.email, after={"email": user.email, "role": role},
+            )
+            broadcast_on_commit(org=org, topic="members", event="member.joined", data=_member_data(membership))
+    except IntegrityError:
+        raise ValidationError({"email": f"{user.email} is already a member of {org.name}."}) from None
+    return membership
+
+
+def _check_can_grant(*, org, actor, role: str) -> None:
+    actor_role_name = actor_role(org=org, actor=actor)
+    if not can_grant(actor_role_name, role):
+        from apps.compliance.services import audit_denied
+
+        audit_denied(org=org, actor=actor, reason=f"may not grant role {role}", metadata={"role": role})
+        raise PermissionDenied(f"Your role ({actor_role_name}) cannot grant the role {role}.")
+
+
+def _owner_count(org) -> int:
+    return Membership.objects.for_org(org).filter(role=Role.OWNER).count()
+
+
+def membership_change_role(*, org: Organization, actor, membership: Membership, role: str) -> Membership:
+    require_scope(org=org, actor=actor, scope="member.change_role")
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(Role.values)}."})
+    if membership.user_id == actor.pk:
+        raise PermissionDenied("You cannot change your own role; ask another owner or admin.")
+    # Both the old and the new role must be within what the actor may grant (an admin cannot demote an owner).
+    _check_can_grant(org=org, actor=actor, role=membership.role)
+    _check_can_grant(org=org, actor=actor, role=role)
+    if membership.role == role:
+        return membership
+    with transaction.atomic():
+        locked = Membership.objects.for_org(org).select_for_update().get(pk=membership.pk)
+        if locked.role == Role.OWNER and _owner_count(org) <= 1:
+            raise ValidationError({"role": "An organisation keeps at least one owner."})
+        before = {"role": locked.role}
+        locked.role = role
+        locked.save(update_fields=["role", "updated_at"])
+        membership.role = role
+        audit_record(
+            org=org, actor=actor, action="member.role_changed", target=membership,
+            target_label=membership.user.email, before=before, after={"role": role},
+        )
+        broadcast_on_commit(org=org, topic="members", event="member.role_changed", data=_member_data(membership))
+    forget_roles(membership.user)
+    return membership
+
+
+def membership_remove(*, org: Organization, actor, membership: Membership) -> None:
+    require_scope(org=org, actor=actor, scope="member.remove")
+    if membership.user_id == actor.pk:
+        raise PermissionDenied("You cannot remove yourself; ask another owner or admin.")
+    _check_can_grant(org=org, actor=actor, role=membership.role)
+    from apps.accounts.services import tokens_revoke_for_member
+
+    with transaction.atomic():
+        locked = Membership.objects.for_org(org).select_for_update().get(pk=membership.pk)
+        if locked.role == Role.OWNER and _owner_count(org) <= 1:
+            raise ValidationError({"role": "An organisation keeps at least one owner."})
+        data = _member_data(membership)
+        tokens_revoke_for_member(org=org, user=membership.user, actor=actor)
+        locked.delete()
+        audit_record(
+            org=org, actor=actor, action="member.removed", target_type="tenancy.membership",
+            target_id=membership.pk, target_label=membership.user.email, before={"role": data["role"]},
+        )
+        broadcast_on_commit(org=org, topic="members", event="member.removed", data=data)
+        disconnect_user_on_commit(membership.user_id)
+
+
+def invitation_accept_url(raw_token: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("tenancy:invitation_accept", args=[raw_token])
+
+
+def invitation_create(*, org: Organization, actor, email: str, role: str) -> tuple[Invitation, str]:
+    """Invites an email address. Returns the invitation and its link (shown once to the inviter)."""
+    require_scope(org=org, actor=actor, scope="member.invite")
+    email = User.objects.normalize_email(email or "").strip().lower()
+    if "@" not in email:
+        raise ValidationError({"email": "Enter a valid email address."})
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}; choose one of {', '.join(Role.values)}."})
+    _check_can_grant(org=org, actor=actor, role=role)
+    if not org.email_allowed(email):
+        raise ValidationError(
+            {"email": f"{org.name} only admits addresses at: {', '.join(org.allowed_email_domains)}."}
+        )
+    if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {org.name}."})
+    raw = Invitation.new_token()
+    now = timezone.now()
+    with transaction.atomic():
+        # A new invitation replaces any pending one for the same address.
+        Invitation.objects.for_org(org).filter(
+            email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        invitation = Invitation.objects.create(
+            organization=org, email=email, role=role, token_hash=hash_secret(raw), invited_by=actor,
+            expires_at=now + timedelta(hours=settings.INVITATION_TTL_HOURS),
+        )
+        audit_record(
+            org=org, actor=actor, action="invitation.created", target=invitation,
+            after={"email": email, "role": role, "expires_at": invitation.expires_at},
+        )
+        url = invitation_accept_url(raw)
+        transaction.on_commit(lambda: _send_invitation_email(org=org, invitation=invitation, url=url, actor=actor))
+    return invitation, url
+
+
+def _send_invitation_email(*, org, invitation, url, actor) -> None:
+    context = {"org": org, "invitation": invitation, "url": url, "inviter": actor}
+    try:
+        send_mail(
+            subject=f"You are invited to {org.name} on dlsaas",
+            message=render_to_string("tenancy/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    except Exception:  # the inviter sees the link on screen and can pass it on by hand
+        logger.exception("Could not send the invitation email for invitation %s", invitation.pk)
+
+
+def invitation_revoke(*, org: Organization, actor, invitation: Invitation) -> Invitation:
+    require_scope(org=org, actor=actor, scope="member.invite")
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError({"invitation": f"This invitation is already {invitation.status}."})
+    with transaction.atomic():
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(org=org, actor=actor, action="invitation.revoked", target=invitation)
+    return invitation
+
+
+class InvitationError(Exception):
+    """An invitation link that cannot be used; the message is shown to the person holding it."""
+
+
+def invitation_find(raw_token: str) -> Invitation:
+    """The invitation behind a link, whatever its state. Looks across organisations by hash."""
+    with system_context():
+        invitation = (
+            Invitation.objects.select_related("organization").filter(token_hash=hash_secret(raw_token or "")).first()
+        )
+    if invitation is None:
+        raise InvitationError("This invitation link is not valid. Ask for a new one.")
+    return invitation
+
+
+_REFUSALS = {
+    Invitation.Status.ACCEPTED: "This invitation has already been used.",
+    Invitation.Status.REVOKED: "This invitation was withdrawn. Ask for a new one.",
+    Invitation.Status.EXPIRED: "This invitation has expired. Ask for a new one.",
+}
+
+
+def invitation_accept(*, raw_token: str, user) -> Membership:
+    """Turns a pending invitation into a membership, once. The user's email must be the invited one."""
+    invitation = invitation_find(raw_token)
+    org = invitation.organization
+    refusal = None
+    with transaction.atomic(), tenant_context(org, user):
+        invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
+        status = invitation.status
+        if status != Invitation.Status.PENDING:
+            refusal = ("invitation.reuse_refused", {"status": status}, _REFUSALS[status])
+        elif user.email.lower() != invitation.email.lower():
+            refusal = (
+                "invitation.wrong_account",
+                {"signed_in_as": user.email},
+                f"This invitation is for {invitation.email}, but you are signed in as {user.email}. "
+                "Sign out and open the link again.",
+            )
+        elif Membership.objects.for_org(org).filter(user_id=user.pk).exists():
+            refusal = ("invitation.reuse_refused", {"status": "already_member"}, f"You are already a member of {org.name}.")
+        else:
+            invitation.accepted_at = timezone.now()
+            invitation.accepted_by = user
+            invitation.save(update_fields=["accepted_at", "accepted_by"])
+            membership = Membership.objects.create(organization=org, user=user, role=invitation.role)
+            audit_record(
+                org=org, actor=user, action="invitation.accepted", target=invitation,
+                after={"email": user.email, "role": invitation.role},
+            )
+            broadcast_on_commit(org=org, topic="members", event="member.joined", data=_member_data(membership))
+    if refusal:
+        action, metadata, message = refusal
+        audit_record(org=org, actor=user, action=action, target=invitation, metadata=metadata)
+        raise InvitationError(message)
+    return membership
