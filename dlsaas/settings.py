@@ -260,6 +260,10 @@ STORAGES = {
     },
 }
 
+# Outside production, WhiteNoise serves straight from the source folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+
 # --- Hardening (check --deploy) -------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -68,7 +68,9 @@ TOKEN_PREFIX = "dls"
 class ApiTokenQuerySet(TenantQuerySet):
     def active(self):
         now = timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
 
 
 class ApiToken(TenantOwnedModel):

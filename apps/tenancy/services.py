@@ -264,7 +264,9 @@ def invitation_accept(*, raw_token: str, user) -> Membership:
                 "Sign out and open the link again.",
             )
         elif Membership.objects.for_org(org).filter(user_id=user.pk).exists():
-            refusal = ("invitation.reuse_refused", {"status": "already_member"}, f"You are already a member of {org.name}.")
+            refusal = (
+                "invitation.reuse_refused", {"status": "already_member"}, f"You are already a member of {org.name}."
+            )
         else:
             invitation.accepted_at = timezone.now()
             invitation.accepted_by = user
