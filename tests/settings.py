@@ -4,7 +4,8 @@ import os
 import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://dlsaas@127.0.0.1:5432/dlsaas")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis database 15, so tests never share queues or groups with a local `make serve` (database 0).
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DLSAAS_VAR_DIR", os.path.join(tempfile.gettempdir(), "dlsaas-test-var"))
 
 from dlsaas.settings import *  # noqa: F403

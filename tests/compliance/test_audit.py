@@ -1,0 +1,144 @@
+import threading
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+
+from apps.compliance.models import GENESIS_HASH, AuditEvent
+from apps.compliance.selectors import audit_chain_verify
+from apps.compliance.services import audit_record
+from apps.tenancy.roles import Role
+
+
+def record_some(org, actor, n=3):
+    return [audit_record(org=org, actor=actor, action=f"test.event_{i}", metadata={"i": i}) for i in range(n)]
+
+
+def test_events_form_a_chain_per_organisation(org_a, owner_a, org_b, owner_b):
+    a = record_some(org_a, owner_a.user)
+    b = record_some(org_b, owner_b.user, n=2)
+
+    assert [e.sequence for e in a] == [1, 2, 3]
+    assert a[0].prev_hash == GENESIS_HASH and a[1].prev_hash == a[0].hash and a[2].prev_hash == a[1].hash
+    assert [e.sequence for e in b] == [1, 2]
+    assert audit_chain_verify(org_id=org_a.pk).ok and audit_chain_verify(all_orgs=True).ok
+
+
+def test_an_event_says_who_what_when_and_from_where(org_a, owner_a, api_for, make_member):
+    member = make_member(org_a, Role.ANNOTATOR)
+
+    api_for(owner_a).patch(
+        f"/api/v1/members/{member.pk}/", {"role": Role.REVIEWER}, format="json",
+        REMOTE_ADDR="127.0.0.9", HTTP_USER_AGENT="pytest-agent", HTTP_X_REQUEST_ID="req-123",
+    )
+
+    event = AuditEvent.objects.get(organization=org_a, action="member.role_changed")
+    assert event.actor_type == AuditEvent.ActorType.TOKEN and event.actor_user_id == owner_a.user_id
+    assert event.actor_token_id is not None
+    assert (event.target_type, event.target_id, event.target_label) == (
+        "tenancy.membership", str(member.pk), member.user.email
+    )
+    assert (event.before, event.after) == ({"role": "annotator"}, {"role": "reviewer"})
+    assert (event.ip, event.user_agent, event.request_id) == ("127.0.0.9", "pytest-agent", "req-123")
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE compliance_auditevent SET action = 'nothing.happened'",
+    "DELETE FROM compliance_auditevent",
+])
+def test_the_database_refuses_to_change_or_delete_events(statement, org_a, owner_a):
+    record_some(org_a, owner_a.user)
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as c:
+        c.execute(statement)
+
+    assert AuditEvent.objects.filter(organization=org_a).count() == 3
+
+
+def test_orm_delete_is_refused_too(org_a, owner_a):
+    event = record_some(org_a, owner_a.user, n=1)[0]
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        event.delete()
+
+
+def test_concurrent_writers_never_fork_the_chain(transactional_db, org_a, owner_a):
+    from apps.tenancy.context import TenantState, set_state
+
+    errors = []
+
+    def writer(n):
+        try:
+            set_state(TenantState(bypass=True))
+            for i in range(10):
+                audit_record(org=org_a, actor=None, action=f"test.concurrent_{n}_{i}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    report = audit_chain_verify(org_id=org_a.pk)
+    assert report.ok and report.events_checked == AuditEvent.objects.filter(organization=org_a).count()
+    assert report.events_checked >= 40
+
+
+def _superuser_sql(sql, params=()):
+    """Tampering as an attacker with the database superuser would (the trigger switched off)."""
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user="postgres",
+                         dbname=settings["NAME"], autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(sql, params)
+
+
+@pytest.mark.parametrize("tamper,reason,sequence", [
+    ("UPDATE compliance_auditevent SET metadata = '{\"i\": 99}' WHERE id = %s", "contents do not match", 2),
+    ("UPDATE compliance_auditevent SET hash = repeat('a', 64) WHERE id = %s", "contents do not match", 2),
+    ("UPDATE compliance_auditevent SET prev_hash = repeat('b', 64) WHERE id = %s", "previous-hash", 2),
+    ("DELETE FROM compliance_auditevent WHERE id = %s", "missing or inserted", 3),
+])
+def test_verify_audit_chain_names_the_first_broken_link(tamper, reason, sequence, transactional_db, org_a, owner_a,
+                                                        capsys):
+    events = record_some(org_a, owner_a.user, n=4)
+    _superuser_sql(tamper, [events[1].pk])
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_audit_chain", "--org", org_a.slug)
+
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert reason in err
+    assert f"at sequence {sequence} " in err
+
+
+def test_verify_audit_chain_says_ok_for_an_intact_chain(org_a, owner_a, capsys):
+    record_some(org_a, owner_a.user)
+
+    call_command("verify_audit_chain", "--org", org_a.slug)
+
+    assert "OK: 3 events" in capsys.readouterr().out
+
+
+def test_membership_invitation_and_token_changes_are_audited(org_a, owner_a, api_for, make_member):
+    client = api_for(owner_a)
+    member = make_member(org_a, Role.ANNOTATOR)
+    invite = client.post("/api/v1/invitations/", {"email": "n@acme.test", "role": "reviewer"}, format="json").json()
+    client.delete(f"/api/v1/invitations/{invite['id']}/")
+    token = client.post("/api/v1/tokens/", {"name": "ci"}, format="json").json()
+    client.delete(f"/api/v1/tokens/{token['id']}/")
+    client.patch(f"/api/v1/members/{member.pk}/", {"role": "reviewer"}, format="json")
+    client.delete(f"/api/v1/members/{member.pk}/")
+
+    actions = list(AuditEvent.objects.filter(organization=org_a).order_by("sequence").values_list("action", flat=True))
+    assert actions == [
+        "invitation.created", "invitation.revoked", "token.created", "token.revoked", "member.role_changed",
+        "member.removed",
+    ]

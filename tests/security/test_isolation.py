@@ -1,0 +1,155 @@
+"""One test that walks every API route as a member of organisation A against organisation B's objects.
+
+Routes come from the URL resolver, so a new route joins automatically; a route whose model has no
+entry in OBJECT_MAKERS fails here until someone says how to make one of its objects.
+"""
+
+import secrets
+
+import pytest
+from django.forms.models import model_to_dict
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from apps.accounts.models import ApiToken
+from apps.compliance.models import AuditEvent
+from apps.compliance.services import audit_record
+from apps.core.api.base import OrgApiView
+from apps.tenancy.models import Invitation, Membership, Organization
+from apps.tenancy.roles import Role
+from tests.factories import MembershipFactory, make_token
+
+
+def _invitation(org, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return Invitation.objects.create(
+        organization=org, email="pending@globex.test", role=Role.ANNOTATOR, token_hash=secrets.token_hex(32),
+        invited_by=owner.user, expires_at=timezone.now() + timedelta(days=1),
+    )
+
+
+OBJECT_MAKERS = {
+    Organization: lambda org, owner: org,
+    Membership: lambda org, owner: MembershipFactory(organization=org, role=Role.ANNOTATOR),
+    Invitation: _invitation,
+    ApiToken: lambda org, owner: make_token(owner)[0],
+    AuditEvent: lambda org, owner: audit_record(org=org, actor=owner.user, action="test.secret_event"),
+}
+
+
+def _api_routes():
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                view = getattr(p.callback, "view_class", None)
+                if view is not None and issubclass(view, OrgApiView):
+                    yield prefix + str(p.pattern), view
+
+    return sorted(walk(get_resolver().url_patterns), key=lambda r: r[0])
+
+
+ROUTES = _api_routes()
+DETAIL_CASES = [
+    (route, view, method) for route, view in ROUTES if "<int:pk>" in route for method in view.required_scopes
+]
+COLLECTION_ROUTES = [(route, view) for route, view in ROUTES if "<" not in route]
+SPOOFS = {
+    "HTTP_X_ORGANIZATION": "globex",
+    "HTTP_X_ORG_ID": "{org_b}",
+    "HTTP_X_TENANT": "globex",
+}
+
+
+def test_the_walk_finds_the_routes():
+    assert {r for r, _ in ROUTES} >= {"api/v1/members/<int:pk>/", "api/v1/tokens/<int:pk>/", "api/v1/organization/"}
+
+
+@pytest.mark.parametrize("route,view", ROUTES, ids=[r for r, _ in ROUTES])
+def test_every_route_model_can_be_made(route, view):
+    assert view.model in OBJECT_MAKERS, f"add {view.model.__name__} to OBJECT_MAKERS so {route} is walked"
+
+
+@pytest.mark.parametrize("route,view,method", DETAIL_CASES, ids=[f"{m} {r}" for r, _, m in DETAIL_CASES])
+def test_another_tenants_object_answers_404_and_stays_unchanged(route, view, method, org_a, owner_a, org_b, owner_b,
+                                                                api_for):
+    foreign = OBJECT_MAKERS[view.model](org_b, owner_b)
+    before = model_to_dict(view.model.objects.get(pk=foreign.pk))
+    url = "/" + route.replace("<int:pk>", str(foreign.pk))
+    body = {"role": Role.OWNER, "name": "pwned", "organization": org_a.pk}
+
+    response = getattr(api_for(owner_a), method.lower())(url, body, format="json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert view.model.objects.filter(pk=foreign.pk).exists()
+    assert model_to_dict(view.model.objects.get(pk=foreign.pk)) == before
+
+
+@pytest.mark.parametrize("route,view", COLLECTION_ROUTES, ids=[r for r, _ in COLLECTION_ROUTES])
+def test_collections_never_show_another_tenants_objects(route, view, org_a, owner_a, org_b, owner_b, api_for):
+    foreign = OBJECT_MAKERS[view.model](org_b, owner_b)
+    own = OBJECT_MAKERS[view.model](org_a, owner_a)
+    spoof = {k: v.format(org_b=org_b.pk) for k, v in SPOOFS.items()}
+
+    response = api_for(owner_a).get(f"/{route}?organization={org_b.pk}&org=globex", **spoof)
+
+    assert response.status_code == 200
+    body = response.json()
+    items = body["results"] if "results" in body else [body]
+    ids = {item["id"] for item in items}
+    assert own.pk in ids
+    assert foreign.pk not in ids
+
+
+def test_creating_under_another_tenant_through_body_fields_is_ignored(org_a, owner_a, org_b, api_for):
+    response = api_for(owner_a).post(
+        "/api/v1/invitations/",
+        {"email": "new@acme.test", "role": Role.ANNOTATOR, "organization": org_b.pk, "organization_id": org_b.pk},
+        format="json",
+        HTTP_X_ORGANIZATION="globex",
+    )
+
+    assert response.status_code == 201
+    assert Invitation.objects.get(pk=response.json()["id"]).organization_id == org_a.pk
+    assert not Invitation.objects.filter(organization=org_b).exists()
+
+
+def test_patch_cannot_move_a_member_to_another_tenant(org_a, owner_a, org_b, make_member, api_for):
+    member = make_member(org_a, Role.ANNOTATOR)
+
+    response = api_for(owner_a).patch(
+        f"/api/v1/members/{member.pk}/", {"role": Role.REVIEWER, "organization": org_b.pk}, format="json"
+    )
+
+    assert response.status_code == 200
+    member.refresh_from_db()
+    assert (member.organization_id, member.role) == (org_a.pk, Role.REVIEWER)
+
+
+def test_a_token_only_ever_acts_in_its_own_organisation(org_a, org_b, make_member, api_for):
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    in_a = MembershipFactory(organization=org_a, user=user, role=Role.OWNER)
+    MembershipFactory(organization=org_b, user=user, role=Role.OWNER)
+
+    response = api_for(in_a).get("/api/v1/organization/", HTTP_X_ORGANIZATION="globex")
+
+    assert response.json()["slug"] == "acme"
+
+
+def test_denied_cross_tenant_attempts_are_audited_in_the_callers_organisation(org_a, owner_a, org_b, owner_b,
+                                                                               api_for):
+    foreign = MembershipFactory(organization=org_b)
+
+    api_for(owner_a).delete(f"/api/v1/members/{foreign.pk}/")
+
+    event = AuditEvent.objects.filter(organization=org_a, action="access.denied").get()
+    assert (event.actor_user_id, event.target_type, event.target_id) == (
+        owner_a.user_id, "tenancy.membership", str(foreign.pk)
+    )
+    assert not AuditEvent.objects.filter(organization=org_b, action="access.denied").exists()
