@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from . import signals
+        from . import schema, signals  # noqa: F401  (schema registers the bearer scheme)
 
         signals.connect()
