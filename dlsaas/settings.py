@@ -42,6 +42,8 @@ if not SECRET_KEY:
     # Embedded/test mode only: a per-checkout key, never used in production.
     SECRET_KEY = "insecure-embedded-only-" + str(BASE_DIR)
 
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 VAR_DIR = Path(env("DLSAAS_VAR_DIR", str(BASE_DIR / "var")))
@@ -186,7 +188,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "apps.accounts.views.lockout_response"
-AXES_IPWARE_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0")) or None
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
 AXES_VERBOSE = False
 
 # django-guardian: no anonymous user row (we log in by email).
@@ -207,6 +209,11 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBac
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "dlsaas <no-reply@dlsaas.invalid>")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
@@ -230,7 +237,7 @@ REST_FRAMEWORK = {
         "anon": env("API_THROTTLE_ANON", "60/minute"),
         "user": env("API_THROTTLE_USER", "6000/minute"),
     },
-    "NUM_PROXIES": int(env("TRUSTED_PROXY_COUNT", "0")) or None,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "dlsaas API",

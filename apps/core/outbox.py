@@ -12,7 +12,7 @@ import functools
 import logging
 
 import dramatiq
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from dramatiq.middleware import CurrentMessage
 
@@ -74,25 +74,37 @@ def relay_pending(*, ids=None, limit: int = 500, broker=None) -> int:
     return sent
 
 
+def _claim(message) -> bool:
+    """Records the message id inside the current transaction; False when it was already processed.
+
+    A concurrent delivery of the same id waits on the primary key until the first one commits (then
+    finds it claimed) or rolls back (then claims it itself), so the work is done exactly once.
+    """
+    table = ProcessedMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (message_id, actor_name, processed_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            [message.message_id, message.actor_name, timezone.now()],
+        )
+        return cursor.fetchone() is not None
+
+
 def idempotent(fn):
-    """Runs the actor body and records the message id in one transaction; a redelivery is a no-op."""
+    """Claims the message id and runs the actor body in one transaction; a redelivery is a no-op.
+
+    If the body fails, the claim rolls back with it and Dramatiq's retry runs it again.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         message = CurrentMessage.get_current_message()
         if message is None:  # called directly (tests, shell): nothing to deduplicate against
             return fn(*args, **kwargs)
-        try:
-            with transaction.atomic():
-                if ProcessedMessage.objects.filter(message_id=message.message_id).exists():
-                    logger.info("Skipping redelivered message %s", message.message_id)
-                    return None
-                result = fn(*args, **kwargs)
-                ProcessedMessage.objects.create(message_id=message.message_id, actor_name=message.actor_name)
-                return result
-        except IntegrityError:
-            # A concurrent delivery of the same message finished first; its work stands.
-            logger.info("Message %s was processed concurrently", message.message_id)
-            return None
+        with transaction.atomic():
+            if not _claim(message):
+                logger.info("Skipping message %s: already processed", message.message_id)
+                return None
+            return fn(*args, **kwargs)
 
     return wrapper

@@ -7,11 +7,12 @@ the user's own memberships are readable) and ends by restoring what was there be
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from .context import TenantState, activate, set_state
+from .context import NO_TENANT, TenantState, activate, set_state
 from .selectors import membership_get, organization_get_by_slug
 
 SESSION_ORG_KEY = "current_org_id"
@@ -35,11 +36,17 @@ class TenantMiddleware:
         request.membership = None
         user = getattr(request, "user", None)
         user_id = user.pk if user is not None and user.is_authenticated else None
-        previous = set_state(TenantState(user_id=user_id))
+        if user_id is None and connection.connection is None:
+            # No connection yet, so nothing to reset: a new one starts with no tenant. Anonymous
+            # requests such as /healthz then never touch the database.
+            previous = NO_TENANT
+        else:
+            previous = set_state(TenantState(user_id=user_id))
         try:
             return self.get_response(request)
         finally:
-            set_state(previous)
+            if connection.connection is not None:
+                set_state(previous)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         slug = view_kwargs.get("org_slug")

@@ -41,8 +41,8 @@ def resolve_api_org(request):
 
 
 class OrgApiView(GenericAPIView):
-    """Subclasses declare `required_scopes = {"GET": "member.view", ...}`."""
-
+    # Subclasses declare `required_scopes = {"GET": "member.view", ...}` and `model`. (A comment, not a
+    # docstring: drf-spectacular would show a docstring as every operation's description.)
     required_scopes: dict[str, str] = {}
     schema = OrgAutoSchema()  # paginated GETs are documented as lists (see schema.py)
 
@@ -61,7 +61,7 @@ class OrgApiView(GenericAPIView):
     def get_queryset(self):
         # Handlers read through selectors; schema generation (drf-spectacular) only needs the model.
         if getattr(self, "swagger_fake_view", False) and getattr(self, "model", None) is not None:
-            return self.model.objects.none()
+            return self.model._default_manager.none()
         return super().get_queryset()
 
     def actor_has(self, scope: str, obj=None) -> bool:

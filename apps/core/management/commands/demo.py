@@ -70,7 +70,7 @@ class Command(BaseCommand):
             )
         worker = dramatiq.Worker(broker, worker_threads=worker_threads)
         relay = OutboxRelayThread(interval=relay_interval)
-        queues = ", ".join(sorted(broker.get_declared_queues())) or "none yet"
+        queues = ", ".join(sorted(q for q in broker.get_declared_queues() if "." not in q)) or "none yet"
         self.stdout.write(
             f"In-process Dramatiq worker: {worker_threads} thread(s) on queues {queues}; outbox relay every "
             f"{relay_interval:g} s."

@@ -1,8 +1,12 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, close_old_connections
 
 from apps.core.outbox import relay_pending
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -14,7 +18,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, once=False, interval=2.0, **options):
         while True:
-            sent = relay_pending()
+            try:
+                sent = relay_pending()
+            except DatabaseError as exc:
+                if once:
+                    raise
+                # The database is briefly away (restart, failover): keep polling rather than exit.
+                logger.warning("Outbox relay could not read the outbox: %s", exc)
+                close_old_connections()
+                sent = 0
             if sent:
                 self.stdout.write(f"sent {sent} message(s)")
             if once:
