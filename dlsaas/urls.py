@@ -17,7 +17,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.accounts.urls")),  # /accounts/... and /o/<org_slug>/tokens/
     path("ops/admin/", admin.site.urls),
     path("", include("apps.tenancy.urls")),
     path("", tenancy_views.home, name="home"),

@@ -61,7 +61,9 @@ class OrganizationSettingsForm(forms.Form):
 class InvitationSignupForm(forms.Form):
     """A new account for the invited address (the address itself is fixed by the invitation)."""
 
-    full_name = forms.CharField(label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    full_name = forms.CharField(
+        label="Full name", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
     password1 = forms.CharField(
         label="Password",
         strip=False,
@@ -91,11 +93,3 @@ class InvitationSignupForm(forms.Form):
                 self.add_error("password1", exc)
         return cleaned
 
-    def save(self):
-        # Creating an account belongs in an accounts service (user_create); until there is one it lives here,
-        # never in views.py. The caller wraps this and invitation_accept in one transaction.
-        return get_user_model().objects.create_user(
-            email=self.email,
-            password=self.cleaned_data["password1"],
-            full_name=self.cleaned_data["full_name"].strip(),
-        )

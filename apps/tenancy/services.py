@@ -246,6 +246,11 @@ _REFUSALS = {
 }
 
 
+def invitation_refusal(invitation: Invitation) -> str | None:
+    """Why this invitation can no longer be used, in words; None while it is pending."""
+    return _REFUSALS.get(invitation.status)
+
+
 def invitation_accept(*, raw_token: str, user) -> Membership:
     """Turns a pending invitation into a membership, once. The user's email must be the invited one."""
     invitation = invitation_find(raw_token)
@@ -255,7 +260,7 @@ def invitation_accept(*, raw_token: str, user) -> Membership:
         invitation = Invitation.objects.for_org(org).select_for_update().get(pk=invitation.pk)
         status = invitation.status
         if status != Invitation.Status.PENDING:
-            refusal = ("invitation.reuse_refused", {"status": status}, _REFUSALS[status])
+            refusal = ("invitation.reuse_refused", {"status": status}, invitation_refusal(invitation))
         elif user.email.lower() != invitation.email.lower():
             refusal = (
                 "invitation.wrong_account",
@@ -282,3 +287,35 @@ def invitation_accept(*, raw_token: str, user) -> Membership:
         audit_record(org=org, actor=user, action=action, target=invitation, metadata=metadata)
         raise InvitationError(message)
     return membership
+
+
+def invitation_signup(*, raw_token: str, full_name: str, password: str) -> Membership:
+    """Creates the invited person's account and accepts the invitation, in one transaction.
+
+    Raises InvitationError when the link cannot be used or the address already has an account (sign in
+    instead), and ValidationError naming `password` when the password fails the policy.
+    """
+    from django.contrib.auth.password_validation import validate_password
+
+    invitation = invitation_find(raw_token)
+    refusal = invitation_refusal(invitation)
+    if refusal:
+        raise InvitationError(refusal)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise InvitationError(f"An account for {invitation.email} already exists: sign in to accept.")
+    full_name = (full_name or "").strip()[:200]
+    try:
+        validate_password(password, User(email=invitation.email, full_name=full_name))
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(invitation.email, password, full_name=full_name)
+            return invitation_accept(raw_token=raw_token, user=user)
+    except InvitationError as exc:
+        # The account was rolled back with the refusal's own audit row: record the refusal again.
+        audit_record(
+            org=invitation.organization, actor=None, actor_label=invitation.email, action="invitation.signup_refused",
+            target=invitation, metadata={"reason": str(exc)},
+        )
+        raise

@@ -12,13 +12,13 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.selectors import user_exists_with_email
 from apps.core.forms import add_service_errors
 
 from . import selectors, services
@@ -32,18 +32,11 @@ from .roles import GRANTABLE_ROLES, Role
 # The accept link of a just-created invitation, shown once on the next members page.
 SESSION_NEW_INVITATION = "new_invitation"
 
-# What a person holding a link that can no longer be used is told (before they sign in).
-_UNUSABLE = {
-    Invitation.Status.ACCEPTED: "This invitation has already been used.",
-    Invitation.Status.REVOKED: "This invitation was withdrawn. Ask for a new one.",
-    Invitation.Status.EXPIRED: "This invitation has expired. Ask for a new one.",
-}
-
-
 def _safe_next(request, url: str | None) -> str | None:
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return url
-    return None
+    if not url:
+        return None
+    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return url if safe else None
 
 
 def home(request):
@@ -174,7 +167,9 @@ def invitation_create(request, org_slug):
             request.session[SESSION_NEW_INVITATION] = {
                 "email": invitation.email, "role": Role(invitation.role).label, "url": url,
             }
-            messages.success(request, f"Invitation created for {invitation.email}. An email with the link is on its way.")
+            messages.success(
+                request, f"Invitation created for {invitation.email}. An email with the link is on its way."
+            )
             return redirect("tenancy:members", org_slug=request.org.slug)
     return _render_members(request, invite_form=form, status=status)
 
@@ -199,8 +194,9 @@ def invitation_accept(request, token):
         return _invitation_refused(request, str(exc), status=400)
     org = invitation.organization
     # A signed-in POST still goes through invitation_accept, which records the refused reuse.
-    if invitation.status != Invitation.Status.PENDING and (request.method == "GET" or not request.user.is_authenticated):
-        return _invitation_refused(request, _UNUSABLE[invitation.status], status=410)
+    refusal = services.invitation_refusal(invitation)
+    if refusal and (request.method == "GET" or not request.user.is_authenticated):
+        return _invitation_refused(request, refusal, status=410)
 
     if request.user.is_authenticated:
         if request.method == "POST":
@@ -210,20 +206,18 @@ def invitation_accept(request, token):
             "wrong_account": request.user.email.lower() != invitation.email.lower(),
         })
 
-    from apps.accounts.user_selectors import user_exists_with_email
-
     has_account = user_exists_with_email(invitation.email)
     form = None if has_account else InvitationSignupForm(
         request.POST if request.method == "POST" else None, email=invitation.email
     )
     if form is not None and form.is_bound and form.is_valid():
         try:
-            with transaction.atomic():
-                user = form.save()
-                services.invitation_accept(raw_token=token, user=user)
+            membership = services.invitation_signup(
+                raw_token=token, full_name=form.cleaned_data["full_name"], password=form.cleaned_data["password1"]
+            )
         except services.InvitationError as exc:
             return _invitation_refused(request, str(exc), status=410)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome to {org.name}. Your account is ready.")
         return redirect("tenancy:org_home", org_slug=org.slug)
     return render(

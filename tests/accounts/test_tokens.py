@@ -46,7 +46,7 @@ def test_malformed_or_unknown_tokens_get_401_in_words(header, detail, db):
 
 
 def test_a_token_with_the_right_id_but_wrong_secret_is_refused(org_a, owner_a):
-    token, raw = make_token(owner_a)
+    _token, raw = make_token(owner_a)
 
     response = bearer(raw[:-3] + "xyz").get("/api/v1/organization/")
 

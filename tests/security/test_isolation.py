@@ -99,7 +99,7 @@ def test_collections_never_show_another_tenants_objects(route, view, org_a, owne
 
     assert response.status_code == 200
     body = response.json()
-    items = body["results"] if "results" in body else [body]
+    items = body.get("results", [body])
     ids = {item["id"] for item in items}
     assert own.pk in ids
     assert foreign.pk not in ids

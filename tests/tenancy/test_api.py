@@ -192,7 +192,7 @@ class TestInvitationAcceptance:
         from apps.tenancy.services import InvitationError, invitation_accept
         from tests.factories import UserFactory
 
-        with pytest.raises(InvitationError, match="This invitation is for joiner@acme.test"):
+        with pytest.raises(InvitationError, match=r"This invitation is for joiner@acme\.test"):
             invitation_accept(raw_token=invite, user=UserFactory(email="intruder@acme.test"))
         assert not Membership.objects.filter(organization=org_a, user__email="intruder@acme.test").exists()
 
@@ -213,3 +213,43 @@ class TestInvitationAcceptance:
 
         with pytest.raises(InvitationError, match="not valid"):
             invitation_accept(raw_token="made-up", user=UserFactory())
+
+
+class TestInvitationSignup:
+    @pytest.fixture
+    def invite(self, org_a, owner_a, api_for):
+        body = api_for(owner_a).post(
+            "/api/v1/invitations/", {"email": "fresh@acme.test", "role": "annotator"}, format="json"
+        ).json()
+        return body["accept_url"].rstrip("/").rsplit("/", 1)[-1]
+
+    def test_signing_up_creates_the_account_and_the_membership_together(self, invite, org_a):
+        from apps.tenancy.services import invitation_signup
+
+        membership = invitation_signup(raw_token=invite, full_name="Fresh Person", password="a long enough passphrase")
+
+        assert (membership.organization_id, membership.user.email, membership.user.full_name) == (
+            org_a.pk, "fresh@acme.test", "Fresh Person"
+        )
+        assert membership.user.check_password("a long enough passphrase")
+
+    def test_a_weak_password_names_the_field_and_creates_nothing(self, invite):
+        from django.contrib.auth import get_user_model
+        from django.core.exceptions import ValidationError
+
+        from apps.tenancy.services import invitation_signup
+
+        with pytest.raises(ValidationError) as error:
+            invitation_signup(raw_token=invite, full_name="Fresh", password="short")
+
+        assert "password" in error.value.message_dict
+        assert not get_user_model().objects.filter(email="fresh@acme.test").exists()
+
+    def test_an_existing_account_must_sign_in_instead(self, invite):
+        from apps.tenancy.services import InvitationError, invitation_signup
+        from tests.factories import UserFactory
+
+        UserFactory(email="fresh@acme.test")
+
+        with pytest.raises(InvitationError, match="sign in to accept"):
+            invitation_signup(raw_token=invite, full_name="Fresh", password="a long enough passphrase")
