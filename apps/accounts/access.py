@@ -1,4 +1,5 @@
-from apps.tenancy.access import _as_id, deny_not_found
+from apps.core.ids import parse_id
+from apps.tenancy.access import deny_not_found
 from apps.tenancy.permissions import has_scope
 
 from .models import ApiToken
@@ -6,7 +7,7 @@ from .models import ApiToken
 
 def access_token(*, org, actor, token_id, scope: str = "token.manage_own") -> ApiToken:
     """One API token: your own, or anyone's with token.manage_all. 404 otherwise."""
-    pk = _as_id(token_id)
+    pk = parse_id(token_id)
     token = ApiToken.objects.for_org(org).select_related("user").filter(pk=pk).first() if pk else None
     allowed = token is not None and (
         (token.user_id == actor.pk and has_scope(org=org, actor=actor, scope=scope))

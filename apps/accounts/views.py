@@ -19,7 +19,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -30,6 +29,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.core.forms import add_service_errors
+from apps.core.redirects import safe_next
 from apps.tenancy.permissions import has_scope, require_scope
 
 from . import services
@@ -45,15 +45,8 @@ MAX_CODE_ATTEMPTS = 5
 PENDING_LOGIN_SECONDS = 5 * 60
 
 
-def _safe_next(request, url: str | None) -> str | None:
-    if not url:
-        return None
-    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    return url if safe else None
-
-
 def _next_of(request) -> str | None:
-    return _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    return safe_next(request, request.POST.get("next") or request.GET.get("next"))
 
 
 # --- Sign in -------------------------------------------------------------------------------

@@ -4,20 +4,13 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.core.ids import parse_id
 from apps.tenancy.permissions import require_scope
 
 from . import selectors, services
 from .forms import AuditFilterForm
 
 PAGE_SIZE = 50
-
-
-def _as_cursor(value) -> int | None:
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    return value if 0 < value < 2**63 else None
 
 
 def _keyset_page(qs, *, before=None, after=None):
@@ -47,7 +40,7 @@ def audit_log(request, org_slug):
     filters = form.selector_filters() if form.is_bound and form.is_valid() else {}
     qs = selectors.audit_event_list(org=request.org, actor=request.user, **filters)
     events, older, newer = _keyset_page(
-        qs, before=_as_cursor(request.GET.get("before")), after=_as_cursor(request.GET.get("after"))
+        qs, before=parse_id(request.GET.get("before")), after=parse_id(request.GET.get("after"))
     )
     context = {"form": form, "events": events, "older": older, "newer": newer, "filtered": bool(filters)}
     return render(request, "compliance/audit_log.html", context, status=400 if form.errors else 200)

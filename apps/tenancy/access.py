@@ -2,16 +2,10 @@
 
 from django.http import Http404
 
+from apps.core.ids import parse_id
+
 from .models import Invitation, Membership
 from .permissions import has_scope
-
-
-def _as_id(value) -> int | None:
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    return value if 0 < value < 2**63 else None
 
 
 def deny_not_found(*, org, actor, target_type: str, target_id, scope: str):
@@ -25,7 +19,7 @@ def deny_not_found(*, org, actor, target_type: str, target_id, scope: str):
 
 
 def access_membership(*, org, actor, membership_id, scope: str = "member.view") -> Membership:
-    pk = _as_id(membership_id)
+    pk = parse_id(membership_id)
     membership = (
         Membership.objects.for_org(org).select_related("user").filter(pk=pk).first() if pk else None
     )
@@ -35,7 +29,7 @@ def access_membership(*, org, actor, membership_id, scope: str = "member.view") 
 
 
 def access_invitation(*, org, actor, invitation_id, scope: str = "member.invite") -> Invitation:
-    pk = _as_id(invitation_id)
+    pk = parse_id(invitation_id)
     invitation = Invitation.objects.for_org(org).filter(pk=pk).first() if pk else None
     if invitation is None or not has_scope(org=org, actor=actor, scope=scope, obj=invitation):
         deny_not_found(org=org, actor=actor, target_type="tenancy.invitation", target_id=invitation_id, scope=scope)

@@ -15,11 +15,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.selectors import user_exists_with_email
 from apps.core.forms import add_service_errors
+from apps.core.redirects import safe_next
 
 from . import selectors, services
 from .access import access_invitation, access_membership
@@ -31,12 +31,6 @@ from .roles import GRANTABLE_ROLES, Role
 
 # The accept link of a just-created invitation, shown once on the next members page.
 SESSION_NEW_INVITATION = "new_invitation"
-
-def _safe_next(request, url: str | None) -> str | None:
-    if not url:
-        return None
-    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    return url if safe else None
 
 
 def home(request):
@@ -63,7 +57,7 @@ def org_switch(request):
         raise Http404("No such organisation, or you are not a member of it.")
     remember_current_org(request, org)
     messages.success(request, f"You are now working in {org.name}.")
-    return redirect(_safe_next(request, request.POST.get("next")) or reverse("tenancy:org_home", args=[org.slug]))
+    return redirect(safe_next(request, request.POST.get("next")) or reverse("tenancy:org_home", args=[org.slug]))
 
 
 def org_home(request, org_slug):
