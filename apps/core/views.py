@@ -1,6 +1,8 @@
 """Health probes and the error pages (in words, as HTML for pages and problem+json for the API)."""
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -18,6 +20,9 @@ _ERROR_TEXT = {
 
 def _error(request, status: int, exception=None):
     title, text = _ERROR_TEXT[status]
+    if isinstance(exception, RequestDataTooBig):
+        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024
+        text = f"The request body is larger than the {limit_mb:.1f} MB this endpoint accepts."
     if request.path.startswith("/api/"):
         return problem_response(status, text)
     detail = str(exception) if status == 403 and exception and str(exception) else ""

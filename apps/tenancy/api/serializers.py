@@ -33,6 +33,10 @@ class MemberOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class MemberFilter(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+
+
 class MemberRoleInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 

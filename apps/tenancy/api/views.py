@@ -11,6 +11,7 @@ from .serializers import (
     InvitationCreatedOutput,
     InvitationInput,
     InvitationOutput,
+    MemberFilter,
     MemberOutput,
     MemberRoleInput,
     OrganizationOutput,
@@ -42,8 +43,11 @@ class MemberListApi(OrgApiView):
     serializer_class = MemberOutput
     required_scopes = {"GET": "member.view"}
 
+    @extend_schema(parameters=[MemberFilter])
     def get(self, request):
-        qs = selectors.membership_list(org=request.org, actor=request.user, role=request.query_params.get("role", ""))
+        filters = MemberFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = selectors.membership_list(org=request.org, actor=request.user, role=filters.validated_data.get("role", ""))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(MemberOutput(page, many=True).data)
 
