@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -70,6 +71,8 @@ INSTALLED_APPS = [
     "apps.tenancy",
     "apps.accounts",
     "apps.compliance",
+    "apps.storage",
+    "apps.datasets",
     "apps.live",
 ]
 

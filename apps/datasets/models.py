@@ -1,0 +1,159 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from apps.tenancy.base import TenantOwnedModel
+
+
+class Dataset(TenantOwnedModel):
+    class Classification(models.TextChoices):
+        PUBLIC = "public", "Public"
+        INTERNAL = "internal", "Internal"
+        PERSONAL = "personal", "Personal data"
+        HEALTH = "health", "Health data"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5000)
+    classification = models.CharField(max_length=16, choices=Classification.choices, default=Classification.INTERNAL)
+    retention_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: kept until deleted.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="dataset_name_unique_in_org")]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="dataset_org_created")]
+        permissions = [("view_dataset_items", "Can browse this dataset's items"),
+                       ("change_dataset_items", "Can add and change this dataset's items")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Folder(TenantOwnedModel):
+    """A virtual folder ("/train/cats"). Items carry their folder path; this lists empty folders too."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="folders")
+    path = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "path"], name="folder_unique_path")]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class Item(TenantOwnedModel):
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+        TEXT = "text", "Text"
+        POINTCLOUD = "pointcloud", "Point cloud"
+        DICOM = "dicom", "DICOM"
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        PENDING = "pending", "Waiting for content"
+        FAILED = "failed", "Content could not be fetched"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=500)
+    folder = models.CharField(max_length=1000, default="/", db_default="/")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY, db_default=Status.READY)
+    size = models.BigIntegerField(null=True, blank=True)
+    mime = models.CharField(max_length=127, blank=True, db_default="")
+    sha256 = models.CharField(max_length=64, blank=True, db_default="")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, for audio and video.")
+    metadata = models.JSONField(default=dict, db_default={}, blank=True)
+    source_url = models.CharField(max_length=2000, blank=True, db_default="", help_text="Where the content comes from.")
+    error = models.TextField(blank=True, db_default="")
+    blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    thumbnail = models.ForeignKey("storage.Blob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "dataset", "id"], name="item_org_dataset_id"),
+            models.Index(fields=["dataset", "created_at", "id"], name="item_dataset_created"),
+            models.Index(fields=["dataset", "name", "id"], name="item_dataset_name"),
+            models.Index(fields=["dataset", "folder", "id"], name="item_dataset_folder"),
+            models.Index(fields=["dataset", "size", "id"], name="item_dataset_size"),
+            models.Index(fields=["dataset", "kind", "id"], name="item_dataset_kind"),
+            GinIndex(fields=["metadata"], name="item_metadata_gin", opclasses=["jsonb_path_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SavedFilter(TenantOwnedModel):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="saved_filters")
+    name = models.CharField(max_length=200)
+    filter = models.JSONField(default=dict)
+    sort = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="savedfilter_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportJob(TenantOwnedModel):
+    """A background intake (uploaded zip, URL list, manifest) with progress and a per-row error report."""
+
+    class Source(models.TextChoices):
+        FILES = "files", "Uploaded files"
+        ZIP = "zip", "Zip archive"
+        URLS = "urls", "List of URLs"
+        MANIFEST = "manifest", "Manifest (CSV or JSONL)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="imports")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    folder = models.CharField(max_length=1000, default="/")
+    upload = models.ForeignKey("storage.Blob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "dataset", "-created_at"], name="importjob_org_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} into {self.dataset_id} ({self.status})"
+
+
+class ImportRowError(TenantOwnedModel):
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    row = models.PositiveIntegerField(help_text="1-based row, line or archive entry number.")
+    reference = models.CharField(max_length=1000, blank=True, help_text="The file name, URL or key of the row.")
+    message = models.CharField(max_length=1000)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "row"], name="importrowerror_job_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.message}"

@@ -1,0 +1,47 @@
+from django.db import models
+from django.utils import timezone
+
+from apps.tenancy.base import TenantOwnedModel
+
+
+class OrgKey(TenantOwnedModel):
+    """One version of an organisation's key-encryption key, itself wrapped by the master key.
+
+    Data keys of objects are wrapped by an OrgKey version. Rotating adds a version and re-wraps the
+    data keys (a few bytes each), never the objects. Destroying every version of an organisation's
+    key makes its bytes unreadable everywhere, backups included (crypto-shredding).
+    """
+
+    version = models.PositiveIntegerField()
+    wrapped_key = models.BinaryField()
+    master_key_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "version"], name="orgkey_one_per_version")]
+
+    def __str__(self) -> str:
+        return f"key v{self.version} of organisation {self.organization_id}"
+
+
+class Blob(TenantOwnedModel):
+    """Encrypted bytes in the organisation's region. The plaintext's size and sha256 are kept."""
+
+    region = models.CharField(max_length=20)
+    key = models.CharField(max_length=300, help_text="Path of the ciphertext in the region's backend.")
+    size = models.BigIntegerField(help_text="Plaintext size in bytes.")
+    sha256 = models.CharField(max_length=64, help_text="Of the plaintext.")
+    mime = models.CharField(max_length=127, blank=True)
+    org_key_version = models.PositiveIntegerField()
+    wrapped_data_key = models.BinaryField()
+    chunk_size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region", "key"], name="blob_unique_key_per_region")]
+        indexes = [models.Index(fields=["organization", "org_key_version"], name="blob_org_keyversion")]
+
+    def __str__(self) -> str:
+        return f"{self.region}:{self.key}"
