@@ -153,12 +153,92 @@ DRAMATIQ_TASKS_DATABASE = "default"
 DRAMATIQ_QUEUES = ("default", "gpu")
 
 # --- Regions and storage roots --------------------------------------------------------------
-# DLSAAS_REGIONS="eu,us"; each region's storage root is DLSAAS_STORAGE_<REGION>_ROOT.
+# DLSAAS_REGIONS="eu,us". Every region has its own backend, and an organisation's bytes are written
+# only to the backend of its region (apps/storage/regions.py). Per region <R> (upper case, "-" as "_"):
+#   DLSAAS_STORAGE_<R>_BACKEND   local (default) | s3
+#   local: DLSAAS_STORAGE_<R>_ROOT (default VAR_DIR/storage/<region>)
+#   s3:    DLSAAS_STORAGE_<R>_BUCKET (required), _ENDPOINT_URL (S3-compatible servers; empty for AWS),
+#          _ACCESS_KEY_ID, _SECRET_ACCESS_KEY (empty: boto3's own credential chain), _REGION_NAME,
+#          _ADDRESSING_STYLE (path | virtual | auto; default path with an endpoint URL, auto without)
 REGIONS = env_list("DLSAAS_REGIONS", "eu,us")
-STORAGE_ROOTS = {
-    region: Path(env(f"DLSAAS_STORAGE_{region.upper()}_ROOT", str(VAR_DIR / "storage" / region)))
-    for region in REGIONS
+
+
+def _region_env(region: str, name: str, default: str | None = None) -> str | None:
+    return env(f"DLSAAS_STORAGE_{region.upper().replace('-', '_')}_{name}", default)
+
+
+STORAGE_BACKENDS = {region: (_region_env(region, "BACKEND") or "local").strip().lower() for region in REGIONS}
+STORAGE_ROOTS = {region: Path(_region_env(region, "ROOT", str(VAR_DIR / "storage" / region))) for region in REGIONS}
+STORAGE_S3 = {
+    region: {
+        "bucket_name": _region_env(region, "BUCKET", ""),
+        "endpoint_url": _region_env(region, "ENDPOINT_URL") or None,
+        "access_key": _region_env(region, "ACCESS_KEY_ID") or None,
+        "secret_key": _region_env(region, "SECRET_ACCESS_KEY") or None,
+        "region_name": _region_env(region, "REGION_NAME") or None,
+        "addressing_style": _region_env(region, "ADDRESSING_STYLE")
+        or ("path" if _region_env(region, "ENDPOINT_URL") else None),
+    }
+    for region, backend in STORAGE_BACKENDS.items()
+    if backend == "s3"
 }
+for _region, _backend in STORAGE_BACKENDS.items():
+    if _backend not in {"local", "s3"}:
+        raise ImproperlyConfigured(f"Storage backend of region {_region!r} must be 'local' or 's3', not {_backend!r}.")
+    if _backend == "s3" and not STORAGE_S3[_region]["bucket_name"]:
+        raise ImproperlyConfigured(f"Region {_region!r} stores in S3: set its bucket (DLSAAS_STORAGE_<R>_BUCKET).")
+# Two regions writing to one place would make residency a label, not a fact.
+_places = [
+    ("s3", STORAGE_S3[r]["endpoint_url"], STORAGE_S3[r]["bucket_name"]) if b == "s3" else ("local", STORAGE_ROOTS[r])
+    for r, b in STORAGE_BACKENDS.items()
+]
+if len(set(_places)) != len(_places):
+    raise ImproperlyConfigured("Every region needs its own storage root or bucket.")
+
+# Plaintext bytes per encrypted chunk (the unit of a range read); stored with each object.
+STORAGE_CHUNK_SIZE = int(env("DLSAAS_STORAGE_CHUNK_SIZE", str(1024 * 1024)))
+if not 4096 <= STORAGE_CHUNK_SIZE <= 64 * 1024 * 1024:
+    raise ImproperlyConfigured("DLSAAS_STORAGE_CHUNK_SIZE must be between 4096 and 67108864 bytes.")
+
+
+def _master_keys(value: str | None) -> list[tuple[str, bytes]]:
+    """DLSAAS_MASTER_KEYS="keyid:base64(32 bytes)[,older-id:...]": the first wraps new keys, the others
+    only unwrap keys they wrapped before a rotation."""
+    import base64
+    import binascii
+    import re
+
+    keys = []
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        key_id, sep, encoded = part.strip().partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", key_id):
+            raise ImproperlyConfigured("DLSAAS_MASTER_KEYS: each entry is keyid:base64 (id of letters, digits, ._-).")
+        try:
+            raw = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ImproperlyConfigured(f"DLSAAS_MASTER_KEYS: key {key_id!r} is not valid base64.") from None
+        if len(raw) != 32:
+            raise ImproperlyConfigured(f"DLSAAS_MASTER_KEYS: key {key_id!r} must decode to 32 bytes.")
+        if key_id in dict(keys):
+            raise ImproperlyConfigured(f"DLSAAS_MASTER_KEYS: key id {key_id!r} appears twice.")
+        keys.append((key_id, raw))
+    return keys
+
+
+STORAGE_MASTER_KEYS = _master_keys(env("DLSAAS_MASTER_KEYS"))
+if not STORAGE_MASTER_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured("DLSAAS_MASTER_KEYS must be set when DLSAAS_PRODUCTION=1.")
+    # WARNING: embedded/test mode only. A fixed key derived from SECRET_KEY, so anyone who knows the
+    # SECRET_KEY (here, one derived from the checkout path) can decrypt the stored bytes. Never used in
+    # production, which refuses to start without DLSAAS_MASTER_KEYS.
+    import hashlib as _hashlib
+
+    _dev_key = _hashlib.sha256(b"dlsaas embedded master key\0" + SECRET_KEY.encode()).digest()
+    STORAGE_MASTER_KEYS = [("dev-" + _hashlib.sha256(_dev_key).hexdigest()[:12], _dev_key)]
+
 DEFAULT_REGION = env("DLSAAS_DEFAULT_REGION", REGIONS[0])
 if DEFAULT_REGION not in REGIONS:
     raise ImproperlyConfigured(f"DLSAAS_DEFAULT_REGION={DEFAULT_REGION!r} is not one of DLSAAS_REGIONS.")

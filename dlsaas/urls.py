@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("apps.tenancy.api.urls")),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.compliance.api.urls")),
+    path("", include("apps.datasets.api.urls")),
 ]
 
 urlpatterns = [

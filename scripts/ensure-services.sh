@@ -46,4 +46,7 @@ SQL
 if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$APP_ROLE'" | grep -q 1; then
   psql -q -h "$PG_HOST" -p "$PG_PORT" -U postgres -c "CREATE DATABASE $APP_ROLE OWNER $APP_ROLE"
 fi
+for db in template1 "$APP_ROLE"; do
+  psql -v ON_ERROR_STOP=1 -q -h "$PG_HOST" -p "$PG_PORT" -U postgres -d "$db" -f "$(dirname "$0")/../docker/postgres-init/leakproof-jsonb.sql.in"
+done
 echo "PostgreSQL and Redis are up; role $APP_ROLE ready."

@@ -5,6 +5,7 @@ from apps.tenancy.selectors import organization_get_by_slug
 # Which scope a page needs to listen to each topic.
 TOPIC_SCOPES = {
     "members": "member.view",
+    "imports": "dataset.view",
 }
 
 

@@ -31,12 +31,22 @@ SCOPES: dict[str, frozenset[Role]] = {
     "token.manage_own": ALL_ROLES,
     "token.manage_all": frozenset({OWNER, ADMIN}),
     "audit.view": frozenset({OWNER, COMPLIANCE}),
+    # Datasets: the compliance officer sees that datasets exist (registers, residency), never their content.
+    "dataset.view": frozenset({OWNER, ADMIN, MANAGER, COMPLIANCE}),
+    "dataset.create": frozenset({OWNER, ADMIN, MANAGER}),
+    "dataset.manage": frozenset({OWNER, ADMIN, MANAGER}),
+    "item.view": frozenset({OWNER, ADMIN, MANAGER}),
+    "item.change": frozenset({OWNER, ADMIN, MANAGER}),
 }
 
 # Scopes that an owner may also grant to one person on one object with django-guardian
 # (scope -> "<app_label>.<permission codename>").
 OBJECT_GRANTS: dict[str, str] = {
     "audit.view": "tenancy.view_audit_log",
+    # On one dataset: an annotator or reviewer granted a dataset sees it and its items.
+    "dataset.view": "datasets.view_dataset_items",
+    "item.view": "datasets.view_dataset_items",
+    "item.change": "datasets.change_dataset_items",
 }
 
 # Which roles each role may hand out (invite as, or change someone to). Nobody grants above themselves.

@@ -14,6 +14,7 @@ from apps.accounts.models import ApiToken
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
+from apps.datasets.models import Dataset, ImportJob, Item, SavedFilter
 from apps.tenancy.models import Invitation, Membership, Organization
 from apps.tenancy.roles import Role
 from tests.factories import MembershipFactory, make_token
@@ -30,12 +31,41 @@ def _invitation(org, owner):
     )
 
 
+def _dataset(org, owner):
+    from tests.datasets.factories import DatasetFactory
+
+    return DatasetFactory(organization=org)
+
+
+def _item(org, owner):
+    from tests.datasets.factories import ItemFactory
+
+    return ItemFactory(dataset=_dataset(org, owner), metadata={"secret": True})
+
+
+def _import_job(org, owner):
+    from apps.datasets.models import ImportJob
+
+    return ImportJob.objects.create(organization=org, dataset=_dataset(org, owner), source=ImportJob.Source.URLS)
+
+
+def _saved_filter(org, owner):
+    from apps.datasets.models import SavedFilter
+
+    return SavedFilter.objects.create(organization=org, dataset=_dataset(org, owner), name="night",
+                                      filter={"metadata.time": "night"})
+
+
 OBJECT_MAKERS = {
     Organization: lambda org, owner: org,
     Membership: lambda org, owner: MembershipFactory(organization=org, role=Role.ANNOTATOR),
     Invitation: _invitation,
     ApiToken: lambda org, owner: make_token(owner)[0],
     AuditEvent: lambda org, owner: audit_record(org=org, actor=owner.user, action="test.secret_event"),
+    Dataset: _dataset,
+    Item: _item,
+    ImportJob: _import_job,
+    SavedFilter: _saved_filter,
 }
 
 

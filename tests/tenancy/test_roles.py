@@ -5,12 +5,8 @@ import pytest
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.tenancy.roles import GRANTABLE_ROLES, SCOPES, Role
+from tests.datasets.factories import DatasetFactory, ItemFactory
 from tests.factories import make_token
-
-
-def _probe_target(org, make_member):
-    return make_member(org, Role.ANNOTATOR)
-
 
 # scope -> (method, url template, body); {target} is an annotator, {token} another member's token.
 PROBES = {
@@ -23,6 +19,11 @@ PROBES = {
     "token.manage_own": ("post", "/api/v1/tokens/", {"name": "ci"}),
     "token.manage_all": ("delete", "/api/v1/tokens/{token}/", None),
     "audit.view": ("get", "/api/v1/audit-events/", None),
+    "dataset.view": ("get", "/api/v1/datasets/{dataset}/", None),
+    "dataset.create": ("post", "/api/v1/datasets/", {"name": "New"}),
+    "dataset.manage": ("patch", "/api/v1/datasets/{dataset}/", {"description": "Changed"}),
+    "item.view": ("post", "/api/v1/datasets/{dataset}/items/query/", {}),
+    "item.change": ("patch", "/api/v1/items/{item}/", {"metadata": {"checked": True}}),
 }
 CASES = [(scope, role) for scope in SCOPES for role in Role]
 
@@ -36,8 +37,9 @@ def test_role_matrix_decides_the_api(scope, role, org_a, owner_a, make_member, a
     caller = make_member(org_a, role)
     target = make_member(org_a, Role.ANNOTATOR)
     other_token, _ = make_token(target)
+    item = ItemFactory(dataset=DatasetFactory(organization=org_a))
     method, url, body = PROBES[scope]
-    url = url.format(target=target.pk, token=other_token.pk)
+    url = url.format(target=target.pk, token=other_token.pk, dataset=item.dataset_id, item=item.pk)
 
     response = getattr(api_for(caller), method)(url, body, format="json")
 

@@ -1,0 +1,101 @@
+from rest_framework import serializers
+
+from apps.datasets.models import Dataset, ImportJob, ImportRowError, Item, SavedFilter
+from apps.datasets.pagination import MAX_CURSOR_LENGTH
+
+
+class DatasetOutput(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", default=None)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "description", "classification", "retention_days", "created_by", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+
+class DatasetInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    classification = serializers.ChoiceField(choices=Dataset.Classification.choices, required=False)
+    retention_days = serializers.IntegerField(min_value=1, max_value=36500, required=False, allow_null=True)
+
+
+class DatasetPatchInput(DatasetInput):
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class ItemOutput(serializers.ModelSerializer):
+    content_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = ["id", "dataset", "kind", "name", "folder", "status", "size", "mime", "sha256", "width", "height",
+                  "duration", "metadata", "source_url", "error", "created_at", "content_url", "thumbnail_url"]
+        read_only_fields = fields
+
+    def get_content_url(self, item) -> str | None:
+        return f"/api/v1/items/{item.pk}/content/" if item.blob_id else None
+
+    def get_thumbnail_url(self, item) -> str | None:
+        return f"/api/v1/items/{item.pk}/thumbnail/" if item.thumbnail_id else None
+
+
+class ItemPatchInput(serializers.Serializer):
+    name = serializers.CharField(max_length=500, required=False)
+    folder = serializers.CharField(max_length=1000, required=False)
+    metadata = serializers.JSONField(required=False, help_text="A JSON Merge Patch: null removes a key.")
+
+
+class ItemQueryInput(serializers.Serializer):
+    filter = serializers.JSONField(required=False, default=dict)
+    sort = serializers.JSONField(required=False, default=list)
+    page_size = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
+    cursor = serializers.CharField(required=False, allow_blank=True, max_length=MAX_CURSOR_LENGTH)
+    count = serializers.BooleanField(required=False, default=True)
+
+
+class ItemUrlsInput(serializers.Serializer):
+    urls = serializers.ListField(child=serializers.CharField(max_length=2000), min_length=1, max_length=10_000)
+    folder = serializers.CharField(max_length=1000, required=False, default="/")
+    kind = serializers.ChoiceField(choices=Item.Kind.choices, required=False)
+
+
+class BulkActionInput(serializers.Serializer):
+    filter = serializers.JSONField(required=False, default=dict)
+    action = serializers.ChoiceField(choices=["move", "set_metadata", "delete"])
+    folder = serializers.CharField(max_length=1000, required=False)
+    metadata = serializers.JSONField(required=False)
+
+
+class SavedFilterOutput(serializers.ModelSerializer):
+    class Meta:
+        model = SavedFilter
+        fields = ["id", "dataset", "name", "filter", "sort", "created_at"]
+        read_only_fields = fields
+
+
+class SavedFilterInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    filter = serializers.JSONField(required=False, default=dict)
+    sort = serializers.JSONField(required=False, default=list)
+
+
+class FolderInput(serializers.Serializer):
+    path = serializers.CharField(max_length=1000)
+
+
+class ImportJobOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ImportJob
+        fields = ["id", "dataset", "source", "status", "folder", "total", "processed", "succeeded", "failed",
+                  "message", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class ImportRowErrorOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRowError
+        fields = ["id", "row", "reference", "message"]
+        read_only_fields = fields

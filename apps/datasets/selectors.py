@@ -1,0 +1,91 @@
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from apps.tenancy.permissions import actor_role
+from apps.tenancy.roles import role_has_scope
+
+from .models import Dataset, ImportJob, ImportRowError, Item, SavedFilter
+
+
+def dataset_list(*, org, actor) -> QuerySet[Dataset]:
+    """Every dataset for roles that see them all; otherwise only the datasets granted to the actor."""
+    qs = Dataset.objects.for_org(org).order_by("-created_at", "-id")
+    if role_has_scope(actor_role(org=org, actor=actor) or "", "dataset.view"):
+        return qs
+    return get_objects_for_user(actor, "datasets.view_dataset_items", klass=qs, accept_global_perms=False)
+
+
+def item_list(*, dataset: Dataset) -> QuerySet[Item]:
+    return Item.objects.for_org(dataset.organization_id).filter(dataset=dataset)
+
+
+def folder_paths(*, dataset: Dataset) -> list[str]:
+    """The dataset's folders: the declared ones and those that items sit in."""
+    from .models import Folder
+
+    declared = set(
+        Folder.objects.for_org(dataset.organization_id).filter(dataset=dataset).values_list("path", flat=True)
+    )
+    used = set(item_list(dataset=dataset).order_by().values_list("folder", flat=True).distinct()[:10000])
+    return sorted(declared | used)
+
+
+def import_job_list(*, dataset: Dataset) -> QuerySet[ImportJob]:
+    return ImportJob.objects.for_org(dataset.organization_id).filter(dataset=dataset).order_by("-created_at", "-id")
+
+
+def import_row_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:
+    return ImportRowError.objects.for_org(job.organization_id).filter(job=job).order_by("row", "id")
+
+
+def saved_filter_list(*, dataset: Dataset) -> QuerySet[SavedFilter]:
+    return SavedFilter.objects.for_org(dataset.organization_id).filter(dataset=dataset).order_by("name")
+
+
+@dataclass(frozen=True)
+class ItemQueryResult:
+    items: list
+    next_cursor: str | None
+    count: int | None
+    count_exact: bool
+
+
+def _as_validation_error(exc):
+    from django.core.exceptions import ValidationError
+
+    return ValidationError({exc.path: [exc.message]})
+
+
+def item_filter(*, dataset: Dataset, filter: dict | None) -> QuerySet[Item]:
+    """The dataset's items matching a query-language filter; a bad query is a ValidationError naming its path."""
+    from .query import QueryError, compile_filter
+
+    try:
+        return item_list(dataset=dataset).filter(compile_filter(filter or {}))
+    except QueryError as exc:
+        raise _as_validation_error(exc) from None
+
+
+def item_query(*, dataset: Dataset, filter: dict | None = None, sort: list | None = None, page_size: int = 100,
+               cursor: str | None = None, count: bool = True) -> ItemQueryResult:
+    from .pagination import fast_count, keyset_page
+    from .query import QueryError, parse_sort
+
+    qs = item_filter(dataset=dataset, filter=filter)
+    try:
+        sort_keys = parse_sort(sort or [])
+        page = keyset_page(qs, sort=sort_keys, cursor=cursor or None, page_size=page_size)
+    except QueryError as exc:
+        raise _as_validation_error(exc) from None
+    total, exact = fast_count(qs) if count else (None, False)
+    return ItemQueryResult(items=list(page.items), next_cursor=page.next_cursor, count=total, count_exact=exact)
+
+
+def item_get(*, org_id: int, item_id: int) -> Item | None:
+    return Item.objects.for_org(org_id).select_related("organization", "dataset", "blob").filter(pk=item_id).first()
+
+
+def import_job_get(*, org_id: int, job_id: int) -> ImportJob | None:
+    return ImportJob.objects.for_org(org_id).select_related("organization", "upload").filter(pk=job_id).first()

@@ -1,0 +1,199 @@
+"""Writes of the datasets app. Each checks the actor's scope, validates, saves and audits in one transaction."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Func, JSONField, Value
+
+from apps.compliance.services import audit_record
+from apps.tenancy.permissions import require_scope
+
+from .metadata import merge_patch, normalise_folder, validate_metadata
+from .models import Dataset, Folder, Item, SavedFilter
+
+DATASET_FIELDS = ("name", "description", "classification", "retention_days")
+# Bulk changes above this many items are refused inline; they belong in a background job.
+BULK_DELETE_INLINE_LIMIT = 10_000
+
+
+def dataset_create(*, org, actor, name: str, description: str = "",
+                   classification: str = Dataset.Classification.INTERNAL, retention_days: int | None = None) -> Dataset:
+    require_scope(org=org, actor=actor, scope="dataset.create")
+    dataset = Dataset(
+        organization_id=org.pk, name=(name or "").strip(), description=description or "",
+        classification=classification, retention_days=retention_days, created_by=actor,
+    )
+    dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            dataset.save()
+            audit_record(
+                org=org, actor=actor, action="dataset.created", target=dataset,
+                after={"name": dataset.name, "classification": dataset.classification,
+                       "retention_days": dataset.retention_days},
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"A dataset named {dataset.name!r} already exists."}) from None
+    return dataset
+
+
+def dataset_update(*, org, actor, dataset: Dataset, **changes) -> Dataset:
+    require_scope(org=org, actor=actor, scope="dataset.manage", obj=dataset)
+    unknown = set(changes) - set(DATASET_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed." for field in sorted(unknown)})
+    before = {field: getattr(dataset, field) for field in changes}
+    for field, value in changes.items():
+        setattr(dataset, field, value.strip() if isinstance(value, str) and field == "name" else value)
+    dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            dataset.save(update_fields=[*changes, "updated_at"])
+            audit_record(org=org, actor=actor, action="dataset.updated", target=dataset, before=before,
+                         after={field: getattr(dataset, field) for field in changes})
+    except IntegrityError:
+        raise ValidationError({"name": f"A dataset named {dataset.name!r} already exists."}) from None
+    return dataset
+
+
+def folder_create(*, org, actor, dataset: Dataset, path: str) -> Folder:
+    require_scope(org=org, actor=actor, scope="item.change", obj=dataset)
+    path = normalise_folder(path)
+    with transaction.atomic():
+        folder, created = Folder.objects.for_org(org).get_or_create(
+            dataset=dataset, path=path, defaults={"organization_id": org.pk}
+        )
+        if created:
+            audit_record(org=org, actor=actor, action="folder.created", target=folder, target_label=path,
+                         metadata={"dataset_id": dataset.pk})
+    return folder
+
+
+def item_update(*, org, actor, item: Item, name: str | None = None, folder: str | None = None,
+                metadata_patch: dict | None = None) -> Item:
+    """Renames, moves or patches metadata (JSON Merge Patch: null removes a key)."""
+    require_scope(org=org, actor=actor, scope="item.change", obj=item.dataset)
+    before, changed = {}, []
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 500 or "/" in name or "\x00" in name:
+            raise ValidationError({"name": "A name is 1 to 500 characters, without '/'."})
+        before["name"], item.name = item.name, name
+        changed.append("name")
+    if folder is not None:
+        before["folder"], item.folder = item.folder, normalise_folder(folder)
+        changed.append("folder")
+    if metadata_patch is not None:
+        if not isinstance(metadata_patch, dict):
+            raise ValidationError({"metadata": "A metadata patch must be a JSON object."})
+        before["metadata"] = item.metadata
+        item.metadata = validate_metadata(merge_patch(item.metadata, metadata_patch))
+        changed.append("metadata")
+    if not changed:
+        return item
+    with transaction.atomic():
+        item.save(update_fields=changed)
+        audit_record(org=org, actor=actor, action="item.updated", target=item, before=before,
+                     after={field: getattr(item, field) for field in changed},
+                     metadata={"dataset_id": item.dataset_id})
+    return item
+
+
+def item_delete(*, org, actor, item: Item) -> None:
+    require_scope(org=org, actor=actor, scope="item.change", obj=item.dataset)
+    from apps.storage.services import blob_delete
+
+    blobs = [b for b in (item.blob, item.thumbnail) if b is not None]
+    with transaction.atomic():
+        audit_record(org=org, actor=actor, action="item.deleted", target=item,
+                     before={"name": item.name, "folder": item.folder, "sha256": item.sha256},
+                     metadata={"dataset_id": item.dataset_id})
+        item.delete()
+        for blob in blobs:
+            blob_delete(blob)  # the row now, the ciphertext once this transaction commits
+
+
+def _jsonb_concat(patch: dict):
+    return Func(F("metadata"), Value(patch, output_field=JSONField()), template="(%(expressions)s)",
+                arg_joiner=" || ", output_field=JSONField())
+
+
+def items_bulk_update(*, org, actor, dataset: Dataset, items, folder: str | None = None,
+                      set_metadata: dict | None = None) -> int:
+    """Moves the matching items to a folder and/or sets top-level metadata keys, in one statement."""
+    require_scope(org=org, actor=actor, scope="item.change", obj=dataset)
+    updates = {}
+    if folder is not None:
+        updates["folder"] = normalise_folder(folder)
+    if set_metadata is not None:
+        updates["metadata"] = _jsonb_concat(validate_metadata(set_metadata, field="set_metadata"))
+    if not updates:
+        raise ValidationError({"action": "Say what to change: a folder, metadata, or both."})
+    with transaction.atomic():
+        count = items.update(**updates)
+        audit_record(org=org, actor=actor, action="items.bulk_updated", target=dataset,
+                     after={"folder": updates.get("folder"), "set_metadata": set_metadata},
+                     metadata={"count": count})
+    return count
+
+
+def items_bulk_delete(*, org, actor, dataset: Dataset, items) -> int:
+    require_scope(org=org, actor=actor, scope="item.change", obj=dataset)
+    from apps.storage.services import blob_delete
+
+    rows = list(items.values_list("id", "blob_id", "thumbnail_id")[: BULK_DELETE_INLINE_LIMIT + 1])
+    if len(rows) > BULK_DELETE_INLINE_LIMIT:
+        raise ValidationError({"filter": f"More than {BULK_DELETE_INLINE_LIMIT:,} items match: narrow the filter."})
+    ids = [r[0] for r in rows]
+    blob_ids = [b for r in rows for b in r[1:] if b]
+    with transaction.atomic():
+        Item.objects.for_org(org).filter(pk__in=ids).delete()
+        audit_record(org=org, actor=actor, action="items.bulk_deleted", target=dataset,
+                     metadata={"count": len(ids), "item_ids": ids[:1000]})
+        if blob_ids:
+            from apps.storage.models import Blob
+
+            for blob in Blob.objects.for_org(org).filter(pk__in=blob_ids):
+                blob_delete(blob)
+    return len(ids)
+
+
+def saved_filter_create(*, org, actor, dataset: Dataset, name: str, filter: dict, sort: list) -> SavedFilter:
+    require_scope(org=org, actor=actor, scope="item.view", obj=dataset)
+    from .query import compile_filter, parse_sort
+
+    compile_filter(filter)
+    parse_sort(sort)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "Give the filter a name of at most 200 characters."})
+    try:
+        with transaction.atomic():
+            saved = SavedFilter.objects.create(
+                organization_id=org.pk, dataset=dataset, name=name, filter=filter or {}, sort=sort or [],
+                created_by=actor,
+            )
+            audit_record(org=org, actor=actor, action="saved_filter.created", target=saved,
+                         after={"filter": saved.filter, "sort": saved.sort})
+    except IntegrityError:
+        raise ValidationError({"name": f"A filter named {name!r} already exists on this dataset."}) from None
+    return saved
+
+
+def saved_filter_delete(*, org, actor, saved_filter: SavedFilter) -> None:
+    require_scope(org=org, actor=actor, scope="item.view", obj=saved_filter.dataset)
+    with transaction.atomic():
+        audit_record(org=org, actor=actor, action="saved_filter.deleted", target=saved_filter)
+        saved_filter.delete()
+
+
+def item_content_read(*, org, actor, item: Item, download: bool) -> None:
+    """Records that someone saw or downloaded an item's bytes (the caller then streams them)."""
+    audit_record(org=org, actor=actor, action="item.downloaded" if download else "item.viewed", target=item,
+                 metadata={"dataset_id": item.dataset_id, "classification": item.dataset.classification})
+
+
+def items_listed(*, org, actor, dataset: Dataset, item_ids: list[int]) -> None:
+    """A page listing items of personal or health data is itself a read worth recording."""
+    if dataset.classification in (Dataset.Classification.PERSONAL, Dataset.Classification.HEALTH) and item_ids:
+        audit_record(org=org, actor=actor, action="items.listed", target=dataset,
+                     metadata={"item_ids": item_ids, "classification": dataset.classification})

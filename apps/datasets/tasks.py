@@ -1,0 +1,34 @@
+"""Dramatiq actors of the datasets app: take ids, reload through the scoped selectors, call one service."""
+
+import dramatiq
+from django.db import transaction
+
+from apps.core.outbox import enqueue, idempotent
+
+from . import intake, selectors
+
+
+@dramatiq.actor(queue_name="default", max_retries=3)
+@idempotent
+def make_item_thumbnail(org_id: int, item_id: int) -> None:
+    item = selectors.item_get(org_id=org_id, item_id=item_id)
+    if item is not None:
+        intake.item_thumbnail_make(item=item)
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=6 * 60 * 60 * 1000)
+@idempotent
+def run_import_job(org_id: int, job_id: int) -> None:
+    job = selectors.import_job_get(org_id=org_id, job_id=job_id)
+    if job is not None:
+        intake.import_run(job=job)
+
+
+@dramatiq.actor(queue_name="default", max_retries=5, time_limit=30 * 60 * 1000)
+@idempotent
+def fetch_import_items(org_id: int, job_id: int) -> None:
+    """Fetches one batch of an import's pending items, then queues the next batch."""
+    job = selectors.import_job_get(org_id=org_id, job_id=job_id)
+    if job is not None and intake.fetch_import_items(job=job):
+        with transaction.atomic():
+            enqueue(fetch_import_items, org_id, job_id)

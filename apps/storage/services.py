@@ -1,0 +1,364 @@
+"""Writes and reads of encrypted, region-pinned blobs, and the keys that protect them.
+
+- blob_put / blob_open / blob_read_bytes / blob_delete: the only way bytes enter or leave storage.
+  An organisation's bytes go only to its region's backend (org.region); a write or read anywhere else
+  raises ResidencyError and is audited as `storage.residency_violation` (residency.py).
+- org_key_rotate: a new organisation key version; every data key is re-wrapped, no object rewritten.
+- open_intake_object: a file the organisation dropped into its own intake area of its region's storage.
+
+Blob and OrgKey are tenant-owned (row-level security): reads start from for_org(org), and the services
+run in whatever tenant context the caller set (request, job, or an operator command's tenant_context).
+See crypto.py for the key hierarchy and the ciphertext format.
+"""
+
+import logging
+import posixpath
+import uuid
+from typing import NamedTuple
+
+from cryptography.exceptions import InvalidTag
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.compliance.services import audit_record
+from apps.tenancy.base import org_id_of
+from apps.tenancy.models import Organization
+
+from . import crypto
+from .errors import BlobCorrupted, BlobMissing, KeyUnavailable, StorageError
+from .models import Blob, OrgKey
+from .regions import backend_for, is_local, open_stored
+from .residency import residency_refused
+
+logger = logging.getLogger(__name__)
+
+REWRAP_BATCH = 500
+_ROTATION_LOCK_NAMESPACE = 0x6B6579  # "key"
+
+
+def _organization(org) -> Organization:
+    return org if isinstance(org, Organization) else Organization.objects.get(pk=org_id_of(org))
+
+
+# --- Keys -------------------------------------------------------------------------------------
+
+
+def _master_key(key_id: str) -> bytes:
+    key = dict(settings.STORAGE_MASTER_KEYS).get(key_id)
+    if key is None:
+        raise KeyUnavailable(
+            f"Master key {key_id!r} is not configured: add it to DLSAAS_MASTER_KEYS (after the current one)."
+        )
+    return key
+
+
+def _org_key_create(org_id: int, version: int) -> OrgKey:
+    master_id, master = settings.STORAGE_MASTER_KEYS[0]
+    aad = crypto.org_key_aad(org_id=org_id, version=version, master_key_id=master_id)
+    return OrgKey.objects.create(
+        organization_id=org_id, version=version, master_key_id=master_id,
+        wrapped_key=crypto.wrap(master, crypto.new_key(), aad),
+    )
+
+
+def _org_key_material(org_key: OrgKey) -> bytes:
+    if org_key.destroyed_at is not None:
+        raise KeyUnavailable(f"Key v{org_key.version} of organisation {org_key.organization_id} was destroyed.")
+    aad = crypto.org_key_aad(
+        org_id=org_key.organization_id, version=org_key.version, master_key_id=org_key.master_key_id
+    )
+    try:
+        return crypto.unwrap(_master_key(org_key.master_key_id), org_key.wrapped_key, aad)
+    except InvalidTag:
+        raise KeyUnavailable(
+            f"Key v{org_key.version} of organisation {org_key.organization_id} does not unwrap with master key "
+            f"{org_key.master_key_id!r}: the master key or the row was changed."
+        ) from None
+
+
+def _org_key_of_version(org_id: int, version: int) -> OrgKey:
+    org_key = OrgKey.objects.for_org(org_id).filter(version=version).first()
+    if org_key is None:
+        raise KeyUnavailable(f"Organisation {org_id} has no key v{version}.")
+    return org_key
+
+
+_CURRENT_KEY_SQL = (
+    f'SELECT * FROM "{OrgKey._meta.db_table}" WHERE organization_id = %s'
+    " AND retired_at IS NULL AND destroyed_at IS NULL ORDER BY version DESC LIMIT 1"
+)
+
+
+def _current_org_key_locked(org_id: int) -> OrgKey:
+    """The version that wraps new data keys, share-locked until the caller's transaction ends, so a
+    rotation (which retires it under FOR UPDATE) waits for the caller's new Blob row and re-wraps it."""
+    assert connection.in_atomic_block, "call inside transaction.atomic()"
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    for _attempt in range(5):
+        found = list(OrgKey.objects.raw(_CURRENT_KEY_SQL + lock, [org_id]))
+        if found:
+            return found[0]
+        if OrgKey.objects.for_org(org_id).exists():
+            # Either a rotation retired the row we waited on (try again: its successor is committed) or
+            # every version is retired or destroyed.
+            if not OrgKey.objects.for_org(org_id).filter(retired_at__isnull=True, destroyed_at__isnull=True).exists():
+                break
+            continue
+        try:
+            with transaction.atomic():
+                return _org_key_create(org_id, 1)
+        except IntegrityError:  # another process created version 1 first
+            continue
+    raise KeyUnavailable(f"Organisation {org_id} has no usable key: rotate it to create one.")
+
+
+class OrgKeyRotation(NamedTuple):
+    version: int
+    previous_version: int | None
+    blobs_rewrapped: int
+
+
+def org_key_rotate(*, org, actor) -> OrgKeyRotation:
+    """Creates a new key version for the organisation, re-wraps every blob's data key with it in batches
+    and retires the older versions (kept, so a blob still on one stays readable). No object is rewritten.
+
+    `actor` None is an operator (the rotate_org_key command); a user needs the org.manage scope.
+    """
+    from apps.tenancy.permissions import require_scope
+
+    org = _organization(org)
+    if actor is not None:
+        require_scope(org=org, actor=actor, scope="org.manage")
+    with _rotation_lock(org.pk):
+        with transaction.atomic():
+            versions = list(OrgKey.objects.for_org(org).select_for_update().order_by("version"))
+            previous = next((k.version for k in reversed(versions) if k.retired_at is None), None)
+            new_version = (versions[-1].version if versions else 0) + 1
+            new_key = _org_key_create(org.pk, new_version)
+            OrgKey.objects.for_org(org).filter(version__lt=new_version, retired_at__isnull=True).update(
+                retired_at=timezone.now()
+            )
+        rewrapped = _rewrap_blobs(org.pk, new_key)
+        audit_record(
+            org=org, actor=actor, action="storage.org_key_rotated", target=new_key,
+            before={"version": previous}, after={"version": new_version, "master_key_id": new_key.master_key_id},
+            metadata={"blobs_rewrapped": rewrapped},
+        )
+    return OrgKeyRotation(version=new_version, previous_version=previous, blobs_rewrapped=rewrapped)
+
+
+class _rotation_lock:
+    """One rotation per organisation at a time (a session advisory lock on PostgreSQL)."""
+
+    def __init__(self, org_id: int) -> None:
+        self.params = [_ROTATION_LOCK_NAMESPACE, org_id]
+
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", self.params)
+
+    def __exit__(self, *exc):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", self.params)
+
+
+def _rewrap_blobs(org_id: int, new_key: OrgKey) -> int:
+    new_material = _org_key_material(new_key)
+    old_material: dict[int, bytes] = {}
+    total = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Blob.objects.for_org(org_id).filter(org_key_version__lt=new_key.version)
+                .select_for_update().order_by("pk").only("pk", "key", "org_key_version", "wrapped_data_key")
+                [:REWRAP_BATCH]
+            )
+            if not batch:
+                return total
+            for blob in batch:
+                if blob.org_key_version not in old_material:
+                    old_material[blob.org_key_version] = _org_key_material(
+                        _org_key_of_version(org_id, blob.org_key_version)
+                    )
+                data_key = _unwrap_data_key(old_material[blob.org_key_version], org_id, blob)
+                blob.wrapped_data_key = crypto.wrap(
+                    new_material, data_key,
+                    crypto.data_key_aad(org_id=org_id, blob_key=blob.key, org_key_version=new_key.version),
+                )
+                blob.org_key_version = new_key.version
+            Blob.objects.bulk_update(batch, ["wrapped_data_key", "org_key_version"])
+            total += len(batch)
+
+
+def _unwrap_data_key(org_key_material: bytes, org_id: int, blob: Blob) -> bytes:
+    aad = crypto.data_key_aad(org_id=org_id, blob_key=blob.key, org_key_version=blob.org_key_version)
+    try:
+        return crypto.unwrap(org_key_material, blob.wrapped_data_key, aad)
+    except InvalidTag:
+        raise BlobCorrupted(f"The data key of blob {blob.pk} does not unwrap: its row was changed.") from None
+
+
+# --- Blobs ------------------------------------------------------------------------------------
+
+
+class _CiphertextFile(File):
+    # Larger than a sealed chunk, so the backend takes each one whole.
+    DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024 + 1024
+
+
+def blob_put(*, org, stream, mime: str = "", max_bytes: int | None = None, region: str | None = None) -> Blob:
+    """Encrypts a binary stream into the organisation's region and records it as a Blob.
+
+    Reads `stream` from its start (when it can seek) in chunks, never whole. `region` defaults to the
+    organisation's; any other raises ResidencyError (audited). Past `max_bytes` of content it raises
+    BlobTooLarge. On any failure nothing is left behind in the backend.
+    """
+    org = _organization(org)
+    target = region or org.region
+    if target != org.region:
+        raise residency_refused(org=org, operation="write", region=target, reason="write to another region")
+    storage = backend_for(org.region)
+    now = timezone.now()
+    key = f"org/{org.pk}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}"
+    chunk_size = settings.STORAGE_CHUNK_SIZE
+    data_key = crypto.new_key()
+    if getattr(stream, "seekable", lambda: False)():
+        stream.seek(0)
+    reader = crypto.EncryptingReader(stream, data_key=data_key, blob_key=key, chunk_size=chunk_size,
+                                     max_bytes=max_bytes)
+    saved = None
+    try:
+        saved = storage.save(key, _CiphertextFile(reader, name=key))
+        if saved != key:
+            raise StorageError(f"The {org.region} backend stored {key!r} as {saved!r}.")
+        if not reader.finished:
+            raise StorageError("The backend stopped reading before the end of the stream.")
+        with transaction.atomic():
+            org_key = _current_org_key_locked(org.pk)
+            aad = crypto.data_key_aad(org_id=org.pk, blob_key=key, org_key_version=org_key.version)
+            return Blob.objects.create(
+                organization_id=org.pk, region=org.region, key=key, size=reader.plaintext_size,
+                sha256=reader.sha256, mime=(mime or "")[:127], org_key_version=org_key.version,
+                wrapped_data_key=crypto.wrap(_org_key_material(org_key), data_key, aad), chunk_size=chunk_size,
+            )
+    except BaseException:
+        _delete_object(storage, saved or key)
+        raise
+
+
+def _delete_object(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except Exception:  # the caller's own error matters more
+        # What stays behind is only ciphertext: its data key was never stored, so nothing can read it.
+        logger.exception("Could not delete stored object %s", name)
+
+
+def _check_residency(org: Organization, blob: Blob, operation: str) -> None:
+    if blob.region != org.region:
+        raise residency_refused(org=org, operation=operation, region=blob.region, blob=blob,
+                                reason="the blob is stored in another region")
+    if not blob.key.startswith(f"org/{org.pk}/"):
+        raise residency_refused(org=org, operation=operation, region=blob.region, blob=blob,
+                                reason="the blob's key is outside the organisation's area")
+
+
+def blob_open(blob: Blob) -> crypto.DecryptingReader:
+    """A readable, seekable file-like of the blob's plaintext, decrypted chunk by chunk as it is read.
+
+    Raises ResidencyError (audited) when the blob lies outside its organisation's region, BlobMissing when
+    its ciphertext is gone, BlobCorrupted on any tampering (checked chunk by chunk as it is read).
+    Use it as a context manager.
+    """
+    row = Blob.objects.for_org(blob.organization_id).select_related("organization").filter(pk=blob.pk).first()
+    if row is None:
+        raise BlobMissing(f"Blob {blob.pk} does not exist (or belongs to another organisation).")
+    _check_residency(row.organization, row, "read")
+    org_key = _org_key_of_version(row.organization_id, row.org_key_version)
+    data_key = _unwrap_data_key(_org_key_material(org_key), row.organization_id, row)
+    try:
+        source = open_stored(backend_for(row.region), row.key)
+    except FileNotFoundError:
+        raise BlobMissing(f"The content of blob {row.pk} is missing from region {row.region}.") from None
+    reader = crypto.DecryptingReader(
+        source, data_key=data_key, blob_key=row.key, size=row.size, chunk_size=row.chunk_size, name=f"blob {row.pk}"
+    )
+    try:
+        reader.check_header()
+    except FileNotFoundError:
+        reader.close()
+        raise BlobMissing(f"The content of blob {row.pk} is missing from region {row.region}.") from None
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def blob_read_bytes(blob: Blob, *, limit: int | None = None) -> bytes:
+    """The blob's plaintext, or its first `limit` bytes."""
+    with blob_open(blob) as reader:
+        return reader.read(-1 if limit is None else limit)
+
+
+def blob_delete(blob: Blob | None) -> None:
+    """Deletes the row now and the ciphertext once the caller's transaction commits (at once outside one),
+    so a rollback never leaves a row without its bytes. Deleting an already deleted blob does nothing."""
+    if blob is None:
+        return
+    region, key = blob.region, blob.key
+    with transaction.atomic():
+        Blob.objects.for_org(blob.organization_id).filter(pk=blob.pk).delete()
+        if region in settings.REGIONS and key.startswith(f"org/{blob.organization_id}/"):
+            transaction.on_commit(lambda: _delete_object(backend_for(region), key))
+
+
+# --- Intake area ------------------------------------------------------------------------------
+
+
+def _intake_key(key: str) -> str:
+    from apps.storage.intake import IntakeError
+
+    if not isinstance(key, str) or not 0 < len(key) <= 1000:
+        raise IntakeError("bad_key", "A storage key is 1 to 1000 characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in key) or "\\" in key:
+        raise IntakeError("bad_key", "A storage key has no control characters or backslashes.")
+    parts = key.split("/")
+    if key.startswith("/") or posixpath.normpath(key) != key or any(p in {"", ".", ".."} for p in parts):
+        raise IntakeError("bad_key", f"{key[:80]!r} is not a plain relative key inside the intake area.")
+    return key
+
+
+def open_intake_object(*, org, key: str):
+    """A readable, seekable stream of `intake/<org id>/<key>` in the organisation's region backend: files the
+    organisation placed there itself (plaintext, e.g. synced into its bucket), named by manifest rows.
+
+    Raises IntakeError ("bad_key", "not_found") for keys that try to leave the area or name nothing.
+    """
+    import os
+
+    from apps.storage.intake import IntakeError
+
+    org = _organization(org)
+    key = _intake_key(key)
+    storage = backend_for(org.region)
+    area = f"intake/{org.pk}"
+    name = f"{area}/{key}"
+    not_found = IntakeError("not_found", f"No file {key[:80]!r} in the organisation's intake area.")
+    if is_local(storage):
+        root = os.path.realpath(storage.path(area))
+        path = os.path.realpath(storage.path(name))
+        # A link inside the area must not lead out of it (to another organisation's area, or anywhere).
+        if not path.startswith(root + os.sep) or not os.path.isfile(path):
+            raise not_found
+        return open(path, "rb")  # the caller closes it
+    stream = open_stored(storage, name)
+    try:
+        stream.size = stream.head()
+    except FileNotFoundError:
+        stream.close()
+        raise not_found from None
+    return stream
