@@ -1,8 +1,11 @@
 """Writes of the compliance app. audit_record() is the one way an audit event is written."""
 
+import contextvars
 import ipaddress
+import logging
+import threading
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from apps.core import request_context
 from apps.tenancy.base import org_id_of
@@ -12,6 +15,7 @@ from .chain import event_hash, normalise_json
 from .models import GENESIS_HASH, AuditEvent
 
 _AUDIT_LOCK_NAMESPACE = 0x617564  # "aud"
+logger = logging.getLogger(__name__)
 
 
 def _actor_fields(actor, actor_label: str | None) -> dict:
@@ -134,3 +138,49 @@ def audit_chain_verification_request(*, org, actor):
     with transaction.atomic():
         audit_record(org=org, actor=actor, action="audit.verification_requested", target=org)
         return enqueue(verify_audit_chain, org_id_of(org))
+
+
+def audit_record_committed(**kwargs) -> None:
+    """audit_record(), committed now even when called inside a transaction that will roll back.
+
+    Falls back to the caller's own transaction (and says so in the log) where a separate connection
+    cannot write it: SQLite (one writer), or this connection already holds a chain lock or an
+    uncommitted row the event depends on (the organisation itself), which the other connection would
+    wait for or not see.
+    """
+    if not connection.in_atomic_block:
+        audit_record(**kwargs)
+        return
+    if connection.vendor == "postgresql" and not _holds_advisory_locks():
+        outcome: dict = {}
+        thread = threading.Thread(
+            target=_record_on_own_connection, args=(contextvars.copy_context(), kwargs, outcome),
+            name="audit-outside-transaction", daemon=True,
+        )
+        thread.start()
+        thread.join()
+        if "event" in outcome:
+            return
+        logger.warning("Could not commit %s on its own connection (%s); recording it in the caller's transaction",
+                       kwargs.get("action"), outcome.get("error"))
+    else:
+        logger.warning("Recording %s inside the caller's transaction: it rolls back with it", kwargs.get("action"))
+    audit_record(**kwargs)
+
+
+def _holds_advisory_locks() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())")
+        return cursor.fetchone()[0]
+
+
+def _record_on_own_connection(context: contextvars.Context, kwargs: dict, outcome: dict) -> None:
+    try:
+        with connection.cursor() as cursor:
+            # Never wait long on a lock the caller's transaction might hold.
+            cursor.execute("SET lock_timeout = '2s'")
+        outcome["event"] = context.run(audit_record, **kwargs)
+    except Exception as exc:  # reported to the caller's thread, which records the event itself
+        outcome["error"] = exc
+    finally:
+        connections.close_all()

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.compliance.services import audit_record
+from apps.compliance.services import audit_record, audit_record_committed
 from apps.core.events import broadcast_on_commit, disconnect_user_on_commit
 
 from .context import system_context, tenant_context
@@ -284,7 +284,8 @@ def invitation_accept(*, raw_token: str, user) -> Membership:
             broadcast_on_commit(org=org, topic="members", event="member.joined", data=_member_data(membership))
     if refusal:
         action, metadata, message = refusal
-        audit_record(org=org, actor=user, action=action, target=invitation, metadata=metadata)
+        # Committed even when a caller's transaction (invitation_signup) rolls back on the error.
+        audit_record_committed(org=org, actor=user, action=action, target=invitation, metadata=metadata)
         raise InvitationError(message)
     return membership
 
@@ -308,14 +309,6 @@ def invitation_signup(*, raw_token: str, full_name: str, password: str) -> Membe
         validate_password(password, User(email=invitation.email, full_name=full_name))
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from None
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(invitation.email, password, full_name=full_name)
-            return invitation_accept(raw_token=raw_token, user=user)
-    except InvitationError as exc:
-        # The account was rolled back with the refusal's own audit row: record the refusal again.
-        audit_record(
-            org=invitation.organization, actor=None, actor_label=invitation.email, action="invitation.signup_refused",
-            target=invitation, metadata={"reason": str(exc)},
-        )
-        raise
+    with transaction.atomic():
+        user = User.objects.create_user(invitation.email, password, full_name=full_name)
+        return invitation_accept(raw_token=raw_token, user=user)
