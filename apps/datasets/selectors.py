@@ -89,3 +89,17 @@ def item_get(*, org_id: int, item_id: int) -> Item | None:
 
 def import_job_get(*, org_id: int, job_id: int) -> ImportJob | None:
     return ImportJob.objects.for_org(org_id).select_related("organization", "upload").filter(pk=job_id).first()
+
+
+def dataset_get(*, org_id: int, dataset_id: int) -> Dataset | None:
+    return Dataset.objects.for_org(org_id).select_related("organization").filter(pk=dataset_id).first()
+
+
+def member_user_get(*, org_id: int, user_id: int | None):
+    """The user, if still a member of the organisation (jobs act for people who may have left)."""
+    from apps.tenancy.models import Membership
+
+    if user_id is None:
+        return None
+    membership = Membership.objects.for_org(org_id).select_related("user").filter(user_id=user_id).first()
+    return membership.user if membership else None

@@ -11,8 +11,9 @@ from .metadata import merge_patch, normalise_folder, validate_metadata
 from .models import Dataset, Folder, Item, SavedFilter
 
 DATASET_FIELDS = ("name", "description", "classification", "retention_days")
-# Bulk changes above this many items are refused inline; they belong in a background job.
+# A bulk delete of more items than this runs as a background job, BULK_DELETE_BATCH items at a time.
 BULK_DELETE_INLINE_LIMIT = 10_000
+BULK_DELETE_BATCH = 5_000
 
 
 def dataset_create(*, org, actor, name: str, description: str = "",
@@ -136,25 +137,55 @@ def items_bulk_update(*, org, actor, dataset: Dataset, items, folder: str | None
     return count
 
 
-def items_bulk_delete(*, org, actor, dataset: Dataset, items) -> int:
-    require_scope(org=org, actor=actor, scope="item.change", obj=dataset)
+def _delete_items_batch(*, org, actor, dataset: Dataset, items, limit: int) -> int:
+    """Deletes up to `limit` of the matching items with their encrypted bytes, audited with their ids."""
+    from apps.storage.models import Blob
     from apps.storage.services import blob_delete
 
-    rows = list(items.values_list("id", "blob_id", "thumbnail_id")[: BULK_DELETE_INLINE_LIMIT + 1])
-    if len(rows) > BULK_DELETE_INLINE_LIMIT:
-        raise ValidationError({"filter": f"More than {BULK_DELETE_INLINE_LIMIT:,} items match: narrow the filter."})
+    rows = list(items.order_by("id").values_list("id", "blob_id", "thumbnail_id")[:limit])
+    if not rows:
+        return 0
     ids = [r[0] for r in rows]
     blob_ids = [b for r in rows for b in r[1:] if b]
     with transaction.atomic():
         Item.objects.for_org(org).filter(pk__in=ids).delete()
+        for blob in Blob.objects.for_org(org).filter(pk__in=blob_ids):
+            blob_delete(blob)  # the row now, the ciphertext once this transaction commits
         audit_record(org=org, actor=actor, action="items.bulk_deleted", target=dataset,
-                     metadata={"count": len(ids), "item_ids": ids[:1000]})
-        if blob_ids:
-            from apps.storage.models import Blob
-
-            for blob in Blob.objects.for_org(org).filter(pk__in=blob_ids):
-                blob_delete(blob)
+                     metadata={"count": len(ids), "item_ids": ids})
     return len(ids)
+
+
+def items_bulk_delete(*, org, actor, dataset: Dataset, filter: dict) -> tuple[int, bool]:
+    """Deletes every item matching the filter. Up to BULK_DELETE_INLINE_LIMIT go at once; more are
+    deleted by a background job in batches. Returns (how many were deleted or are queued, queued?)."""
+    from .pagination import fast_count
+    from .selectors import item_filter
+
+    require_scope(org=org, actor=actor, scope="item.change", obj=dataset)
+    items = item_filter(dataset=dataset, filter=filter)
+    count, _exact = fast_count(items, exact_up_to=BULK_DELETE_INLINE_LIMIT)
+    if count <= BULK_DELETE_INLINE_LIMIT:
+        return _delete_items_batch(org=org, actor=actor, dataset=dataset, items=items,
+                                   limit=BULK_DELETE_INLINE_LIMIT), False
+    from apps.core.outbox import enqueue
+
+    from .tasks import delete_matching_items
+
+    with transaction.atomic():
+        audit_record(org=org, actor=actor, action="items.bulk_delete_started", target=dataset,
+                     metadata={"filter": filter, "approximate_count": count})
+        enqueue(delete_matching_items, org.pk, dataset.pk, filter, actor.pk)
+    return count, True
+
+
+def items_delete_matching_batch(*, org, actor, dataset: Dataset, filter: dict) -> bool:
+    """One batch of a queued bulk delete (the worker's part); True when more items still match."""
+    from .selectors import item_filter
+
+    items = item_filter(dataset=dataset, filter=filter)
+    _delete_items_batch(org=org, actor=actor, dataset=dataset, items=items, limit=BULK_DELETE_BATCH)
+    return items.exists()
 
 
 def saved_filter_create(*, org, actor, dataset: Dataset, name: str, filter: dict, sort: list) -> SavedFilter:

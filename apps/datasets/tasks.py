@@ -5,7 +5,7 @@ from django.db import transaction
 
 from apps.core.outbox import enqueue, idempotent
 
-from . import intake, selectors
+from . import intake, selectors, services
 
 
 @dramatiq.actor(queue_name="default", max_retries=3)
@@ -32,3 +32,16 @@ def fetch_import_items(org_id: int, job_id: int) -> None:
     if job is not None and intake.fetch_import_items(job=job):
         with transaction.atomic():
             enqueue(fetch_import_items, org_id, job_id)
+
+
+@dramatiq.actor(queue_name="default", max_retries=5, time_limit=30 * 60 * 1000)
+@idempotent
+def delete_matching_items(org_id: int, dataset_id: int, filter: dict, actor_id: int | None) -> None:
+    """One batch of a bulk delete by query, then the next batch while items still match."""
+    dataset = selectors.dataset_get(org_id=org_id, dataset_id=dataset_id)
+    if dataset is None:
+        return
+    actor = selectors.member_user_get(org_id=org_id, user_id=actor_id)
+    if services.items_delete_matching_batch(org=dataset.organization, actor=actor, dataset=dataset, filter=filter):
+        with transaction.atomic():
+            enqueue(delete_matching_items, org_id, dataset_id, filter, actor_id)

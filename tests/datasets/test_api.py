@@ -240,3 +240,25 @@ def test_dataset_classification_choices_are_enforced(manager_a, api_for):
 
     assert response.status_code == 400
     assert Dataset.objects.count() == 0
+
+
+def test_a_bulk_delete_beyond_the_inline_limit_runs_as_batches_in_the_worker(org_a, dataset_a, manager_a, api_for,
+                                                                             monkeypatch):
+    from apps.datasets import services
+    from apps.datasets.tasks import delete_matching_items
+
+    monkeypatch.setattr(services, "BULK_DELETE_INLINE_LIMIT", 3)
+    monkeypatch.setattr(services, "BULK_DELETE_BATCH", 2)
+    doomed = [ItemFactory(dataset=dataset_a, metadata={"blurry": True}) for _ in range(5)]
+    kept = ItemFactory(dataset=dataset_a, metadata={"blurry": False})
+
+    response = api_for(manager_a).post(f"/api/v1/datasets/{dataset_a.pk}/items/bulk/",
+                                       {"filter": {"metadata.blurry": True}, "action": "delete"}, format="json")
+    for _ in range(3):  # what the worker does, one batch per message
+        delete_matching_items.fn(org_a.pk, dataset_a.pk, {"metadata.blurry": True}, manager_a.user_id)
+
+    assert response.status_code == 202 and response.json()["queued"] is True
+    assert not Item.objects.filter(pk__in=[i.pk for i in doomed]).exists()
+    assert Item.objects.filter(pk=kept.pk).exists()
+    batches = AuditEvent.objects.filter(organization=org_a, action="items.bulk_deleted")
+    assert sorted(len(e.metadata["item_ids"]) for e in batches) == [1, 2, 2]

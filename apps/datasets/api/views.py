@@ -177,15 +177,17 @@ class ItemBulkApi(OrgApiView):
         data = BulkActionInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        items = selectors.item_filter(dataset=dataset, filter=v["filter"])
         if v["action"] == "delete":
-            count = services.items_bulk_delete(org=request.org, actor=request.user, dataset=dataset, items=items)
-        else:
-            count = services.items_bulk_update(
-                org=request.org, actor=request.user, dataset=dataset, items=items,
-                folder=v.get("folder") if v["action"] == "move" else None,
-                set_metadata=v.get("metadata") if v["action"] == "set_metadata" else None,
-            )
+            count, queued = services.items_bulk_delete(org=request.org, actor=request.user, dataset=dataset,
+                                                       filter=v["filter"])
+            return Response({"action": "delete", "count": count, "queued": queued},
+                            status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
+        items = selectors.item_filter(dataset=dataset, filter=v["filter"])
+        count = services.items_bulk_update(
+            org=request.org, actor=request.user, dataset=dataset, items=items,
+            folder=v.get("folder") if v["action"] == "move" else None,
+            set_metadata=v.get("metadata") if v["action"] == "set_metadata" else None,
+        )
         return Response({"action": v["action"], "count": count})
 
 
