@@ -141,3 +141,23 @@ def test_the_health_endpoints_answer_on_the_asgi_server(server):
     host, _ = server
     with urllib.request.urlopen(f"http://{host}/healthz", timeout=10) as response:  # loopback only
         assert response.read() == b"ok"
+
+
+def test_import_progress_reaches_the_datasets_pages(server, org_a, owner_a):
+    from apps.datasets.intake import urls_import_start
+    from apps.datasets.services import dataset_create
+
+    host, _ = server
+    cookie = session_cookie(owner_a.user)
+    dataset = dataset_create(org=org_a, actor=owner_a.user, name="Live")
+
+    async def scenario():
+        async with ws_connect(host, "/ws/o/acme/imports/", cookie) as ws:
+            await as_system(urls_import_start, org=org_a, actor=owner_a.user, dataset=dataset,
+                            urls=["http://10.0.0.1/a.jpg"])  # refused before any traffic, if ever fetched
+            return await next_event(ws)
+
+    event = asyncio.run(scenario())
+
+    assert event["event"] == "import.progress"
+    assert (event["data"]["dataset"], event["data"]["total"], event["data"]["status"]) == (dataset.pk, 1, "running")
