@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("apps.tenancy.urls")),
     path("", tenancy_views.home, name="home"),
     path("", include("apps.compliance.urls")),
+    path("", include("apps.datasets.urls")),
 ]
 
 handler400 = "apps.core.views.bad_request"

@@ -21,6 +21,11 @@ def item_list(*, dataset: Dataset) -> QuerySet[Item]:
     return Item.objects.for_org(dataset.organization_id).filter(dataset=dataset)
 
 
+def item_list_by_ids(*, dataset: Dataset, ids) -> QuerySet[Item]:
+    """A selection: the dataset's items with these ids (ids of other datasets simply match nothing)."""
+    return item_list(dataset=dataset).filter(pk__in=list(ids))
+
+
 def folder_paths(*, dataset: Dataset) -> list[str]:
     """The dataset's folders: the declared ones and those that items sit in."""
     from .models import Folder

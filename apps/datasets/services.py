@@ -179,6 +179,18 @@ def items_bulk_delete(*, org, actor, dataset: Dataset, filter: dict) -> tuple[in
     return count, True
 
 
+def items_delete_by_ids(*, org, actor, dataset: Dataset, ids) -> int:
+    """Deletes a selection (at most BULK_DELETE_INLINE_LIMIT items) in one transaction, audited once."""
+    from .selectors import item_list_by_ids
+
+    require_scope(org=org, actor=actor, scope="item.change", obj=dataset)
+    ids = list(ids)
+    if len(ids) > BULK_DELETE_INLINE_LIMIT:
+        raise ValidationError({"items": f"Select at most {BULK_DELETE_INLINE_LIMIT:,} items at once."})
+    return _delete_items_batch(org=org, actor=actor, dataset=dataset, items=item_list_by_ids(dataset=dataset, ids=ids),
+                               limit=BULK_DELETE_INLINE_LIMIT)
+
+
 def items_delete_matching_batch(*, org, actor, dataset: Dataset, filter: dict) -> bool:
     """One batch of a queued bulk delete (the worker's part); True when more items still match."""
     from .selectors import item_filter
