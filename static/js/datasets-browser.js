@@ -68,12 +68,7 @@
 
   function isEmpty(filter) { return isObject(filter) && Object.keys(filter).length === 0; }
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) { return decodeURIComponent(match[1]); }
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
+  var csrfToken = window.dlsaas.csrfToken;
 
   function postJson(url, body) {
     return fetch(url, {
@@ -303,19 +298,9 @@
   // --- Errors and counts --------------------------------------------------------------------
 
   function showErrors(messages) {
-    filterError.textContent = "";
-    var intro = document.createElement("p");
-    intro.textContent = "The filter was not applied:";
-    var list = document.createElement("ul");
-    messages.forEach(function (message) {
-      var li = document.createElement("li");
-      li.textContent = message;
-      list.appendChild(li);
-    });
-    filterError.appendChild(intro);
-    filterError.appendChild(list);
-    filterError.hidden = false;
+    window.dlsaas.showErrorList(filterError, "The filter was not applied:", messages);
   }
+
 
   function hideErrors() {
     filterError.hidden = true;

@@ -34,12 +34,7 @@
   var CLOSE_UNAUTHORISED = 4403;
   var STATUS_LABELS = { queued: "Queued", running: "Running", done: "Done", failed: "Failed" };
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) { return decodeURIComponent(match[1]); }
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
+  var csrfToken = window.dlsaas.csrfToken;
 
   function parseJson(text) {
     try { return JSON.parse(text); } catch (e) { return null; }
@@ -335,19 +330,9 @@
   });
 
   function showImportError(messages) {
-    importError.textContent = "";
-    var intro = document.createElement("p");
-    intro.textContent = "The import did not start:";
-    var list = document.createElement("ul");
-    messages.forEach(function (text) {
-      var li = document.createElement("li");
-      li.textContent = text;
-      list.appendChild(li);
-    });
-    importError.appendChild(intro);
-    importError.appendChild(list);
-    importError.hidden = false;
+    window.dlsaas.showErrorList(importError, "The import did not start:", messages);
   }
+
 
   connect();
 })();
