@@ -463,7 +463,11 @@ def serve_item_content(request, *, org, actor, item: Item, download: bool):
     from .services import item_content_read
 
     if item.blob_id is None:
-        return problem_response(409, f"This item has no content yet: it is {item.get_status_display().lower()}.")
+        why = {
+            Item.Status.PENDING: "its content is still being fetched",
+            Item.Status.FAILED: f"its content could not be fetched ({item.error or 'no reason recorded'})",
+        }.get(item.status, "no content is stored for it")
+        return problem_response(409, f"This item has no content: {why}.")
     item_content_read(org=org, actor=actor, item=item, download=download)
     return serve_blob(request, item.blob, filename=item.name, inline=not download)
 

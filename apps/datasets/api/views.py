@@ -1,4 +1,3 @@
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -6,6 +5,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from apps.core.api.base import OrgApiView
+from apps.core.api.errors import problem_response
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.parsers import SafeJSONParser
 from apps.datasets import intake, selectors, services
@@ -295,6 +295,6 @@ class ItemThumbnailApi(OrgApiView):
     def get(self, request, pk):
         item = access_item(org=request.org, actor=request.user, item_id=pk)
         if item.thumbnail_id is None:
-            return HttpResponse(status=status.HTTP_404_NOT_FOUND)
+            return problem_response(404, "This item has no thumbnail (yet): thumbnails are made for images.")
         return intake.serve_item_thumbnail(request, item=item)
 
