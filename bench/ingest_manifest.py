@@ -48,8 +48,12 @@ HEADER = ["url", "name", "folder", "metadata.camera", "metadata.frame", "metadat
 
 
 def create_database(admin_url: str, name: str, owner: str) -> None:
+    """A fresh scratch database. One left over by an interrupted run is replaced; one in use (another run of
+    this bench on the shared machine) is refused rather than pulled from under it."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s", [name]).fetchone():
+            raise SystemExit(f"database {name} is in use (another run of this bench?); pass --db another_name")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
 
 

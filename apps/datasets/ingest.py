@@ -5,6 +5,7 @@ temporary table (no RLS, private to this connection) and moved with a set-based 
 tenant policy's WITH CHECK still guards. Everything is streamed: memory stays flat at any row count.
 """
 
+import functools
 import json
 import mimetypes
 import posixpath
@@ -83,14 +84,24 @@ def ingest_rows(*, org_id: int, dataset_id: int, actor_id: int | None, rows: Ite
             return total
 
 
+_KINDS = frozenset(Item.Kind.values)  # Kind.values builds a new list on every access
+_folder = functools.lru_cache(maxsize=4096)(normalise_folder)  # rows of one folder tend to come together
+
+
+@functools.lru_cache(maxsize=4096)
+def _mime_of_suffix(suffix: str) -> str:
+    return mimetypes.guess_type("f" + suffix)[0] or ""
+
+
 def stage_manifest_row(row, *, default_folder: str = "/") -> StagedRow:
     """Turns a parsed manifest row (url or storage key, optional name/folder/kind, metadata) into a
     StagedRow; raises ValueError with a message for the row's error report."""
     source = row.url or f"storage:{row.key}"
     name = (row.name or posixpath.basename((row.url or row.key or "").split("?", 1)[0]) or "item")[:500]
     kind = row.kind or kind_from_filename(name)
-    if kind not in Item.Kind.values:
+    if kind not in _KINDS:
         raise ValueError(f"cannot tell the kind of {name!r}: give a 'kind' column ({', '.join(Item.Kind.values)})")
-    folder = normalise_folder(row.folder or default_folder)
-    mime = mimetypes.guess_type(name)[0] or ""
+    folder = _folder(row.folder or default_folder)
+    dot = name.find(".", 1)  # guess_type reads only the suffixes (".tar.gz", ".jpg"); a leading dot is none
+    mime = _mime_of_suffix(name[dot:] if dot > 0 else "")
     return StagedRow(name=name, folder=folder, kind=kind, metadata=row.metadata or {}, source=source, mime=mime)

@@ -228,22 +228,61 @@ def keyset_page(qs: QuerySet, *, sort: list[SortKey], cursor: str | None, page_s
                 has_more=has_more)
 
 
+# The exact pass reads up to exact_up_to + 1 matching rows, which for a filter served by a bitmap scan means
+# building the whole bitmap and visiting thousands of heap pages (20-30 ms at a million items). When the planner
+# already expects several times the limit, that pass would only confirm "more than exact_up_to"; skip it.
+SKIP_EXACT_PASS_FACTOR = 1.5
+
+_CURRENT_ORG = "NULLIF(current_setting('app.current_org', true), '')::bigint"
+_IN_TENANT_CONTEXT = (f"SELECT {_CURRENT_ORG} IS NOT NULL"
+                      " AND current_setting('app.rls_bypass', true) IS DISTINCT FROM 'on'")
+
+
+def _plan_rows(cursor, sql: str, params=()) -> float:
+    cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+    plan = cursor.fetchone()[0]
+    if isinstance(plan, str | bytes):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _estimate(qs: QuerySet) -> int:
+    """The planner's estimate of qs's rows, corrected for row-level security.
+
+    The tenant policy's `organization_id = current_setting('app.current_org')` is estimated as a filter
+    independent of the queryset's own `organization_id = X`, so the organisation's share of the table is
+    multiplied in twice. The planner's estimate for the whole table under the policy, over its estimate for
+    the organisation's rows, is that share's inverse. Outside a tenant context there is nothing to correct."""
+    sql, params = qs.values("pk").query.sql_with_params()
+    connection = connections[qs.db]
+    table = connection.ops.quote_name(qs.model._meta.db_table)
+    with connection.cursor() as cursor:
+        estimate = _plan_rows(cursor, sql, params)
+        cursor.execute(_IN_TENANT_CONTEXT)
+        if cursor.fetchone()[0]:
+            everyone = _plan_rows(cursor, f"SELECT 1 FROM {table}")
+            own = _plan_rows(cursor, f"SELECT 1 FROM {table} WHERE organization_id = {_CURRENT_ORG}")
+            if everyone > own > 0:
+                estimate *= everyone / own
+    return round(estimate)
+
+
 def fast_count(qs: QuerySet, *, exact_up_to: int = 10_000) -> tuple[int, bool]:
     """(count, exact). Counts exactly up to `exact_up_to` rows (a LIMITed subquery, so at most that many rows
-    are read); past that, returns the planner's estimate of the queryset's rows, never below exact_up_to + 1."""
+    are read); past that, returns the planner's estimate of the queryset's rows (corrected for row-level
+    security), never below exact_up_to + 1. When the estimate is already past SKIP_EXACT_PASS_FACTOR times the
+    limit, the exact pass is skipped and the estimate returned."""
     if isinstance(exact_up_to, bool) or not isinstance(exact_up_to, int) or exact_up_to < 0:
         raise ValueError("exact_up_to must be a non-negative integer")
     qs = qs.order_by()
     if connections[qs.db].vendor != "postgresql":  # the embedded demo: small data, no planner estimates
         return qs.count(), True
-    counted = qs[: exact_up_to + 1].count()
-    if counted <= exact_up_to:
-        return counted, True
-    sql, params = qs.values("pk").query.sql_with_params()
-    with connections[qs.db].cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str | bytes):
-        plan = json.loads(plan)
-    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    try:
+        estimate = _estimate(qs)
+    except EmptyResultSet:
+        return 0, True
+    if estimate <= SKIP_EXACT_PASS_FACTOR * exact_up_to:
+        counted = qs[: exact_up_to + 1].count()
+        if counted <= exact_up_to:
+            return counted, True
     return max(estimate, exact_up_to + 1), False

@@ -101,7 +101,8 @@ def item_filter(*, dataset: Dataset, filter: dict | None) -> QuerySet[Item]:
 
 
 def item_query(*, dataset: Dataset, filter: dict | None = None, sort: list | None = None, page_size: int = 100,
-               cursor: str | None = None, count: bool = True) -> ItemQueryResult:
+               cursor: str | None = None, count: bool | None = None) -> ItemQueryResult:
+    """One keyset page of the dataset's items matching the filter. `count` defaults to the first page only."""
     from .pagination import fast_count, keyset_page
     from .query import QueryError, parse_sort
 
@@ -111,6 +112,8 @@ def item_query(*, dataset: Dataset, filter: dict | None = None, sort: list | Non
         page = keyset_page(qs, sort=sort_keys, cursor=cursor or None, page_size=page_size)
     except QueryError as exc:
         raise _as_validation_error(exc) from None
+    if count is None:
+        count = not cursor
     total, exact = fast_count(qs) if count else (None, False)
     return ItemQueryResult(items=list(page.items), next_cursor=page.next_cursor, count=total, count_exact=exact)
 

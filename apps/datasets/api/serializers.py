@@ -53,7 +53,11 @@ class ItemQueryInput(serializers.Serializer):
     sort = serializers.JSONField(required=False, default=list)
     page_size = serializers.IntegerField(min_value=1, max_value=500, required=False, default=100)
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=MAX_CURSOR_LENGTH)
-    count = serializers.BooleanField(required=False, default=True)
+    count = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="Count the matching items (default: on the first page only; the count does not change with "
+                  "the cursor).",
+    )
 
 
 class ItemUrlsInput(serializers.Serializer):
