@@ -40,41 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from psycopg import sql
 
+from bench.scratch import create_database, drop_database, setup_django
+
 WEATHER = ("clear", "rain", "fog", "snow")
 HEADER = ["url", "name", "folder", "metadata.camera", "metadata.frame", "metadata.weather"]
 
 
 # --- Scratch database ------------------------------------------------------------------------------
-
-
-def create_database(admin_url: str, name: str, owner: str) -> None:
-    """A fresh scratch database. One left over by an interrupted run is replaced; one in use (another run of
-    this bench on the shared machine) is refused rather than pulled from under it."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s", [name]).fetchone():
-            raise SystemExit(f"database {name} is in use (another run of this bench?); pass --db another_name")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def setup_django(app_url: str) -> None:
-    os.environ["DATABASE_URL"] = app_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dlsaas.settings"
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
-    os.environ.setdefault("DJANGO_DEBUG", "0")  # no per-query logging, as in production
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-# --- Input ----------------------------------------------------------------------------------------
 
 
 def write_manifest(path: Path, rows: int) -> None:
@@ -113,14 +85,12 @@ def peak_rss_mb() -> float:
 
 def run_pipeline(path: Path, org, dataset, user) -> int:
     """(a): what intake._run_manifest does with the stream of an uploaded manifest."""
-    from django.core.exceptions import ValidationError
     from django.db import transaction
     from django.utils import timezone
 
     from apps.datasets import intake
-    from apps.datasets.ingest import ingest_rows, stage_manifest_row
+    from apps.datasets.ingest import ingest_rows, manifest_staged_rows
     from apps.datasets.models import ImportJob, Item
-    from apps.storage.intake import RowError, iter_manifest
     from apps.tenancy.context import tenant_context
 
     with tenant_context(org, user):
@@ -130,16 +100,6 @@ def run_pipeline(path: Path, org, dataset, user) -> int:
         )
         errors = []
 
-        def staged_rows(stream):
-            for row in iter_manifest(stream, filename=job.message):
-                if isinstance(row, RowError):
-                    errors.append((row.row_number, row.reference, row.message))
-                    continue
-                try:
-                    yield stage_manifest_row(row, default_folder=job.folder)
-                except (ValueError, ValidationError) as exc:
-                    errors.append((row.row_number, row.url or row.key, str(exc)))
-
         def progress(total: int) -> None:
             ImportJob.objects.for_org(org).filter(pk=job.pk).update(total=total + len(errors))
             job.total = total + len(errors)
@@ -147,7 +107,8 @@ def run_pipeline(path: Path, org, dataset, user) -> int:
                 intake._broadcast(job)
 
         with path.open("rb") as stream:
-            inserted = ingest_rows(org_id=org.pk, dataset_id=dataset.pk, actor_id=user.pk, rows=staged_rows(stream),
+            rows = manifest_staged_rows(stream, filename=job.message, default_folder=job.folder, errors=errors)
+            inserted = ingest_rows(org_id=org.pk, dataset_id=dataset.pk, actor_id=user.pk, rows=rows,
                                    import_job_id=job.pk, on_batch=progress)
         if errors:
             raise SystemExit(f"the pipeline rejected {len(errors)} rows, e.g. {errors[0]}")

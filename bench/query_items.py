@@ -39,7 +39,9 @@ from typing import Any, NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from psycopg import sql
+
+from bench import scratch
+from bench.scratch import create_database, database_exists, drop_database
 
 FIRST_PAGE_P95_MS = 50
 DEEP_PAGE_P95_MS = 100
@@ -73,38 +75,9 @@ FROM (SELECT g, (g::bigint * %(nb)s / %(total)s) > ((g - 1)::bigint * %(nb)s / %
 # --- Scratch database ------------------------------------------------------------------------------
 
 
-def database_exists(admin_url: str, name: str) -> bool:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def create_database(admin_url: str, name: str, owner: str) -> None:
-    """A fresh scratch database. One left over by an interrupted run is replaced; one in use (another run of
-    this bench on the shared machine) is refused rather than pulled from under it."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname = %s", [name]).fetchone():
-            raise SystemExit(f"database {name} is in use (another run of this bench?); pass --db another_name")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def setup_django(app_url: str) -> None:
-    os.environ["DATABASE_URL"] = app_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "dlsaas.settings"
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
-    os.environ.setdefault("DJANGO_DEBUG", "0")  # no per-query logging, as in production
     # The walk to a deep page makes ~1,000 requests a minute per sort; the throttle is still consulted.
-    os.environ.setdefault("API_THROTTLE_USER", "1000000/minute")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
+    scratch.setup_django(app_url, API_THROTTLE_USER="1000000/minute")
 
 
 # --- Data -----------------------------------------------------------------------------------------

@@ -60,3 +60,20 @@ def running(args: list[str], env: dict, log_path: Path):
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+@contextmanager
+def asgi_server(log_path: Path):
+    """daphne serving dlsaas.asgi on a free loopback port (HTTP and websockets); yields "127.0.0.1:<port>".
+
+    A separate process: it keeps Django's guard against ORM calls from async code."""
+    port = free_port()
+    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dlsaas.asgi:application"]
+    with running(args, process_env(DJANGO_ALLOW_ASYNC_UNSAFE=""), log_path):
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, timeout=30, what="daphne to listen")
+        yield f"127.0.0.1:{port}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from apps.storage.intake import kind_from_filename
+from apps.storage.intake import RowError, iter_manifest, kind_from_filename
 
 from .metadata import normalise_folder
 from .models import Item
@@ -105,3 +105,19 @@ def stage_manifest_row(row, *, default_folder: str = "/") -> StagedRow:
     dot = name.find(".", 1)  # guess_type reads only the suffixes (".tar.gz", ".jpg"); a leading dot is none
     mime = _mime_of_suffix(name[dot:] if dot > 0 else "")
     return StagedRow(name=name, folder=folder, kind=kind, metadata=row.metadata or {}, source=source, mime=mime)
+
+
+def manifest_staged_rows(stream, *, filename: str, default_folder: str, errors: list):
+    """The manifest's good rows as StagedRows; each bad row appends (row, reference, message) to `errors`.
+    Never touches the database, so it can feed ingest_rows while COPY holds the connection."""
+    from django.core.exceptions import ValidationError
+
+    for row in iter_manifest(stream, filename=filename):
+        if isinstance(row, RowError):
+            errors.append((row.row_number, row.reference, row.message))
+            continue
+        try:
+            yield stage_manifest_row(row, default_folder=default_folder)
+        except (ValueError, ValidationError) as exc:
+            message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            errors.append((row.row_number, row.url or row.key, message))

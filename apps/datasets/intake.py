@@ -294,24 +294,12 @@ def _words(exc: Exception) -> str:
 
 
 def _run_manifest(job: ImportJob) -> None:
-    from apps.storage.intake import RowError, iter_manifest
     from apps.storage.services import blob_open
 
-    from .ingest import ingest_rows, stage_manifest_row
+    from .ingest import ingest_rows, manifest_staged_rows
     from .tasks import fetch_import_items
 
     errors = []
-
-    # The generator runs inside COPY, which holds the connection: it must not touch the database.
-    def staged_rows(stream):
-        for row in iter_manifest(stream, filename=job.message):
-            if isinstance(row, RowError):
-                errors.append((row.row_number, row.reference, row.message))
-                continue
-            try:
-                yield stage_manifest_row(row, default_folder=job.folder)
-            except (ValueError, ValidationError) as exc:
-                errors.append((row.row_number, row.url or row.key, _words(exc)))
 
     def progress(total: int) -> None:
         ImportJob.objects.for_org(job.organization_id).filter(pk=job.pk).update(total=total + len(errors))
@@ -320,8 +308,9 @@ def _run_manifest(job: ImportJob) -> None:
             _broadcast(job)
 
     with blob_open(job.upload) as stream:
+        rows = manifest_staged_rows(stream, filename=job.message, default_folder=job.folder, errors=errors)
         inserted = ingest_rows(org_id=job.organization_id, dataset_id=job.dataset_id, actor_id=job.created_by_id,
-                               rows=staged_rows(stream), import_job_id=job.pk, on_batch=progress)
+                               rows=rows, import_job_id=job.pk, on_batch=progress)
     with transaction.atomic():
         ImportJob.objects.for_org(job.organization_id).filter(pk=job.pk).update(total=inserted + len(errors))
         job.refresh_from_db()

@@ -1,8 +1,6 @@
 """A manager creates a dataset, uploads images, browses, filters and opens an item, in headless Chromium."""
 
 import io
-import socket
-import sys
 import threading
 import zipfile
 
@@ -16,9 +14,9 @@ from apps.datasets.tasks import fetch_import_items, make_item_thumbnail, run_imp
 from apps.datasets.views import BROWSER_PAGE_SIZE
 from apps.tenancy.context import TenantState, set_state
 from apps.tenancy.roles import Role
+from tests import processes
 from tests.datasets.factories import ItemFactory
 from tests.factories import PASSWORD
-from tests.processes import free_port, process_env, running, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -236,16 +234,8 @@ def test_an_import_shows_its_progress_and_its_row_errors(live_server, new_page, 
 
 @pytest.fixture
 def asgi_server(transactional_db, tmp_path):
-    port = free_port()
-    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dlsaas.asgi:application"]
-    with running(args, process_env(DJANGO_ALLOW_ASYNC_UNSAFE=""), tmp_path / "daphne.log"):
-
-        def listening():
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(listening, timeout=30, what="daphne to listen")
-        yield f"http://127.0.0.1:{port}"
+    with processes.asgi_server(tmp_path / "daphne.log") as host:
+        yield f"http://{host}"
 
 
 @pytest.mark.slow

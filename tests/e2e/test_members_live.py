@@ -1,7 +1,5 @@
 """The members table follows joins, role changes and removals without a reload (daphne + Redis)."""
 
-import socket
-import sys
 import threading
 
 import pytest
@@ -11,25 +9,16 @@ from playwright.sync_api import expect
 from apps.tenancy.context import TenantState, set_state
 from apps.tenancy.roles import Role
 from apps.tenancy.services import membership_change_role, membership_create, membership_remove
+from tests import processes
 from tests.factories import PASSWORD, UserFactory
-from tests.processes import free_port, process_env, running, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture
 def asgi_server(transactional_db, tmp_path):
-    port = free_port()
-    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dlsaas.asgi:application"]
-    # The server is a separate process: it keeps Django's guard against ORM calls from async code.
-    with running(args, process_env(DJANGO_ALLOW_ASYNC_UNSAFE=""), tmp_path / "daphne.log"):
-
-        def listening():
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(listening, timeout=30, what="daphne to listen")
-        yield f"http://127.0.0.1:{port}"
+    with processes.asgi_server(tmp_path / "daphne.log") as host:
+        yield f"http://{host}"
 
 
 def in_worker_thread(fn, **kwargs):

@@ -11,27 +11,16 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from apps.tenancy.roles import Role
 from apps.tenancy.services import membership_change_role, membership_create
+from tests import processes
 from tests.factories import UserFactory
-from tests.processes import free_port, process_env, running, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    import socket
-    import sys
-
-    port = free_port()
-    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dlsaas.asgi:application"]
-    with running(args, process_env(), tmp_path / "daphne.log") as proc:
-
-        def listening():
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(listening, timeout=30, what="daphne to listen")
-        yield f"127.0.0.1:{port}", proc
+    with processes.asgi_server(tmp_path / "daphne.log") as host:
+        yield host, None
 
 
 def session_cookie(user) -> str:
