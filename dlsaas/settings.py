@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "apps.compliance",
     "apps.storage",
     "apps.datasets",
+    "apps.recipes",
+    "apps.annotations",
     "apps.live",
 ]
 

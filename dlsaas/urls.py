@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.compliance.api.urls")),
     path("", include("apps.datasets.api.urls")),
+    path("", include("apps.recipes.api.urls")),
+    path("", include("apps.annotations.api.urls")),
 ]
 
 urlpatterns = [

@@ -37,6 +37,13 @@ SCOPES: dict[str, frozenset[Role]] = {
     "dataset.manage": frozenset({OWNER, ADMIN, MANAGER}),
     "item.view": frozenset({OWNER, ADMIN, MANAGER}),
     "item.change": frozenset({OWNER, ADMIN, MANAGER}),
+    # Recipes: the workforce reads the recipe it works with (labels, instructions); managers write them.
+    "recipe.view": frozenset({OWNER, ADMIN, MANAGER, ANNOTATOR, REVIEWER}),
+    "recipe.manage": frozenset({OWNER, ADMIN, MANAGER}),
+    # Annotations follow the dataset: a dataset grant (or, later, a task) opens them to annotators and reviewers.
+    "annotation.view": frozenset({OWNER, ADMIN, MANAGER}),
+    "annotation.change": frozenset({OWNER, ADMIN, MANAGER}),
+    "annotation.export": frozenset({OWNER, ADMIN, MANAGER}),
 }
 
 # Scopes that an owner may also grant to one person on one object with django-guardian
@@ -47,6 +54,8 @@ OBJECT_GRANTS: dict[str, str] = {
     "dataset.view": "datasets.view_dataset_items",
     "item.view": "datasets.view_dataset_items",
     "item.change": "datasets.change_dataset_items",
+    "annotation.view": "datasets.view_dataset_items",
+    "annotation.change": "datasets.change_dataset_items",
 }
 
 # Which roles each role may hand out (invite as, or change someone to). Nobody grants above themselves.

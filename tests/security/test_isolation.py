@@ -11,10 +11,12 @@ from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.accounts.models import ApiToken
+from apps.annotations.models import Annotation
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
 from apps.datasets.models import Dataset, ImportJob, Item, SavedFilter
+from apps.recipes.models import Recipe, RecipeVersion
 from apps.tenancy.models import Invitation, Membership, Organization
 from apps.tenancy.roles import Role
 from tests.factories import MembershipFactory, make_token
@@ -56,6 +58,31 @@ def _saved_filter(org, owner):
                                       filter={"metadata.time": "night"})
 
 
+def _recipe(org, owner):
+    from tests.recipes.factories import published_recipe
+
+    return published_recipe(org, owner.user, name=f"Recipe {secrets.token_hex(3)}")[0]
+
+
+def _recipe_version(org, owner):
+    from tests.recipes.factories import published_recipe
+
+    return published_recipe(org, owner.user, name=f"Recipe {secrets.token_hex(3)}")[1]
+
+
+def _annotation(org, owner):
+    from apps.annotations.services import annotations_change
+    from tests.datasets.factories import DatasetFactory, ItemFactory
+    from tests.recipes.factories import published_recipe
+
+    dataset = DatasetFactory(organization=org)
+    published_recipe(org, owner.user, name=f"Recipe {secrets.token_hex(3)}", dataset=dataset)
+    item = ItemFactory(dataset=dataset)
+    box = {"type": "bbox", "label": "car", "geometry": {"x": 1, "y": 1, "w": 5, "h": 5},
+           "attributes": {"colour": "red"}}
+    return annotations_change(org=org, actor=owner.user, item=item, create=[box]).created[0]
+
+
 OBJECT_MAKERS = {
     Organization: lambda org, owner: org,
     Membership: lambda org, owner: MembershipFactory(organization=org, role=Role.ANNOTATOR),
@@ -66,6 +93,9 @@ OBJECT_MAKERS = {
     Item: _item,
     ImportJob: _import_job,
     SavedFilter: _saved_filter,
+    Recipe: _recipe,
+    RecipeVersion: _recipe_version,
+    Annotation: _annotation,
 }
 
 
@@ -86,7 +116,7 @@ ROUTES = _api_routes()
 DETAIL_CASES = [
     (route, view, method) for route, view in ROUTES if "<int:pk>" in route for method in view.required_scopes
 ]
-COLLECTION_ROUTES = [(route, view) for route, view in ROUTES if "<" not in route]
+COLLECTION_ROUTES = [(route, view) for route, view in ROUTES if "<" not in route and "GET" in view.required_scopes]
 SPOOFS = {
     "HTTP_X_ORGANIZATION": "globex",
     "HTTP_X_ORG_ID": "{org_b}",

@@ -7,6 +7,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from apps.tenancy.roles import GRANTABLE_ROLES, SCOPES, Role
 from tests.datasets.factories import DatasetFactory, ItemFactory
 from tests.factories import make_token
+from tests.recipes.factories import published_recipe
 
 # scope -> (method, url template, body); {target} is an annotator, {token} another member's token.
 PROBES = {
@@ -24,6 +25,13 @@ PROBES = {
     "dataset.manage": ("patch", "/api/v1/datasets/{dataset}/", {"description": "Changed"}),
     "item.view": ("post", "/api/v1/datasets/{dataset}/items/query/", {}),
     "item.change": ("patch", "/api/v1/items/{item}/", {"metadata": {"checked": True}}),
+    "recipe.view": ("get", "/api/v1/recipes/{recipe}/", None),
+    "recipe.manage": ("patch", "/api/v1/recipes/{recipe}/", {"description": "Changed"}),
+    "annotation.view": ("get", "/api/v1/items/{item}/annotations/", None),
+    "annotation.change": ("post", "/api/v1/items/{item}/annotations/",
+                          {"type": "bbox", "label": "car", "geometry": {"x": 1, "y": 1, "w": 5, "h": 5},
+                           "attributes": {"colour": "red"}}),
+    "annotation.export": ("post", "/api/v1/datasets/{dataset}/exports/", {"format": "coco"}),
 }
 CASES = [(scope, role) for scope in SCOPES for role in Role]
 
@@ -38,8 +46,9 @@ def test_role_matrix_decides_the_api(scope, role, org_a, owner_a, make_member, a
     target = make_member(org_a, Role.ANNOTATOR)
     other_token, _ = make_token(target)
     item = ItemFactory(dataset=DatasetFactory(organization=org_a))
+    recipe, _version = published_recipe(org_a, owner_a.user, dataset=item.dataset)
     method, url, body = PROBES[scope]
-    url = url.format(target=target.pk, token=other_token.pk, dataset=item.dataset_id, item=item.pk)
+    url = url.format(target=target.pk, token=other_token.pk, dataset=item.dataset_id, item=item.pk, recipe=recipe.pk)
 
     response = getattr(api_for(caller), method)(url, body, format="json")
 

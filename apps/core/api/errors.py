@@ -9,11 +9,25 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
+from apps.core.errors import ConflictError
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger(__name__)
 
 
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "The resource changed since you read it."
+    default_code = "conflict"
+
+    def __init__(self, detail=None, conflicts=None):
+        super().__init__(detail)
+        self.conflicts = conflicts or []
+
+
 def _as_drf(exc):
+    if isinstance(exc, ConflictError):
+        return Conflict(exc.message, exc.conflicts)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             return exceptions.ValidationError(exc.message_dict)
@@ -67,6 +81,8 @@ def problem_exception_handler(exc, context):
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
         response.data = problem(response.status_code, str(detail))
+        if isinstance(exc, Conflict) and exc.conflicts:
+            response.data["conflicts"] = exc.conflicts
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
 

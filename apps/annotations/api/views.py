@@ -1,0 +1,141 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from apps.annotations import selectors, services
+from apps.annotations.access import access_annotation
+from apps.annotations.models import Annotation
+from apps.core.api.base import OrgApiView
+from apps.core.api.parsers import SafeJSONParser
+from apps.datasets.access import access_item
+from apps.datasets.models import Item
+
+from .serializers import (
+    AnnotationChangeInput,
+    AnnotationChangeOutput,
+    AnnotationInput,
+    AnnotationOutput,
+    AnnotationRevisionOutput,
+)
+
+
+def _expected_version(request) -> int | None:
+    """The version a write is based on: the body's `version`, or an If-Match: "<version>" header."""
+    header = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
+    if header.isdigit():
+        return int(header)
+    return None
+
+
+def _frame_param(request) -> int | None:
+    raw = request.query_params.get("frame")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ValidationError({"frame": "A frame is a whole number from 0."})
+    return int(raw)
+
+
+class ItemAnnotationsApi(OrgApiView):
+    """An item's annotations (all of them: the studio draws them at once), and creating one or a list."""
+
+    model = Item
+    serializer_class = AnnotationOutput
+    pagination_class = None
+    parser_classes = [SafeJSONParser]
+    required_scopes = {"GET": "org.view", "POST": "org.view"}
+
+    @extend_schema(parameters=[OpenApiParameter("frame", int)], responses=AnnotationOutput(many=True))
+    def get(self, request, pk):
+        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.view")
+        annotations = selectors.annotation_list(org=request.org, item=item, frame=_frame_param(request))
+        return Response(AnnotationOutput(annotations, many=True).data)
+
+    @extend_schema(request=AnnotationInput, responses={201: AnnotationOutput})
+    def post(self, request, pk):
+        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.change")
+        many = isinstance(request.data, list)
+        changeset = services.annotations_change(org=request.org, actor=request.user, item=item,
+                                                create=request.data if many else [request.data], keyed=many)
+        body = AnnotationOutput(changeset.created, many=True).data
+        return Response(body if many else body[0], status=status.HTTP_201_CREATED)
+
+
+class ItemAnnotationsChangeApi(OrgApiView):
+    """Creates, updates and deletes an item's annotations in one all-or-nothing change (the studio's autosave)."""
+
+    model = Item
+    serializer_class = AnnotationChangeOutput
+    pagination_class = None
+    parser_classes = [SafeJSONParser]
+    required_scopes = {"POST": "org.view"}
+
+    @extend_schema(request=AnnotationChangeInput, responses=AnnotationChangeOutput)
+    def post(self, request, pk):
+        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.change")
+        data = AnnotationChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        changeset = services.annotations_change(org=request.org, actor=request.user, item=item,
+                                                **data.validated_data)
+        return Response(AnnotationChangeOutput(changeset).data)
+
+
+class ItemAnnotationHistoryApi(OrgApiView):
+    model = Item
+    serializer_class = AnnotationRevisionOutput
+    required_scopes = {"GET": "org.view"}
+
+    def get(self, request, pk):
+        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.view")
+        page = self.paginate_queryset(selectors.item_annotation_history(org=request.org, item=item))
+        return self.get_paginated_response(AnnotationRevisionOutput(page, many=True).data)
+
+
+class AnnotationDetailApi(OrgApiView):
+    model = Annotation
+    serializer_class = AnnotationOutput
+    pagination_class = None
+    parser_classes = [SafeJSONParser]
+    required_scopes = {"GET": "org.view", "PATCH": "org.view", "DELETE": "org.view"}
+
+    def get(self, request, pk):
+        annotation = access_annotation(org=request.org, actor=request.user, annotation_id=pk)
+        response = Response(AnnotationOutput(annotation).data)
+        response["ETag"] = f'"{annotation.version}"'
+        return response
+
+    @extend_schema(request=AnnotationInput, responses=AnnotationOutput)
+    def patch(self, request, pk):
+        annotation = access_annotation(org=request.org, actor=request.user, annotation_id=pk,
+                                       scope="annotation.change")
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": "Send the fields to change as a JSON object."})
+        changes = dict(request.data)
+        if "version" not in changes and _expected_version(request) is not None:
+            changes["version"] = _expected_version(request)
+        annotation = services.annotation_update(org=request.org, actor=request.user, annotation=annotation,
+                                                changes=changes)
+        response = Response(AnnotationOutput(annotation).data)
+        response["ETag"] = f'"{annotation.version}"'
+        return response
+
+    @extend_schema(parameters=[OpenApiParameter("version", int, description="The version you read (or If-Match).")])
+    def delete(self, request, pk):
+        annotation = access_annotation(org=request.org, actor=request.user, annotation_id=pk,
+                                       scope="annotation.change")
+        raw = request.query_params.get("version")
+        version = int(raw) if raw and raw.isdigit() else _expected_version(request)
+        services.annotation_delete(org=request.org, actor=request.user, annotation=annotation, version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnnotationHistoryApi(OrgApiView):
+    model = Annotation
+    serializer_class = AnnotationRevisionOutput
+    required_scopes = {"GET": "org.view"}
+
+    def get(self, request, pk):
+        annotation = access_annotation(org=request.org, actor=request.user, annotation_id=pk)
+        page = self.paginate_queryset(selectors.annotation_history(org=request.org, annotation_id=annotation.pk))
+        return self.get_paginated_response(AnnotationRevisionOutput(page, many=True).data)

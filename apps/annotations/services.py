@@ -1,0 +1,232 @@
+"""Writes of annotations: create, update and delete in one all-or-nothing change set per item.
+
+Every write names the version it read; a stale one raises ConflictError (409) with the current versions, so a
+second editor never silently overwrites the first. Every change appends an AnnotationRevision and the change set
+is one audit event. The studio's autosave, the API's single and bulk routes and imports all come through here.
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.compliance.services import audit_record
+from apps.core import request_context
+from apps.core.errors import ConflictError
+from apps.core.ids import parse_id
+from apps.recipes.models import RecipeVersion
+from apps.recipes.selectors import dataset_recipe_version
+from apps.tenancy.permissions import require_scope
+
+from .models import Annotation, AnnotationRevision
+from .selectors import SNAPSHOT_FIELDS, snapshot
+from .validation import AnnotationInputError, SpecIndex, validate_annotation
+
+MAX_CHANGES_PER_REQUEST = 5_000
+MAX_ANNOTATIONS_PER_ITEM_FRAME = 20_000
+
+
+@dataclass
+class ChangeSet:
+    created: list[Annotation] = field(default_factory=list)
+    updated: list[Annotation] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+
+class _Versions:
+    """Recipe versions by id (checked to belong to the organisation), each with its spec indexed once."""
+
+    def __init__(self, org, dataset):
+        self.org, self.dataset = org, dataset
+        self._by_id: dict[int, tuple[RecipeVersion, SpecIndex]] = {}
+        self._default = None
+
+    def get(self, version_id=None) -> tuple[RecipeVersion, SpecIndex]:
+        if version_id is None:
+            if self._default is None:
+                version = dataset_recipe_version(org=self.org, dataset=self.dataset)
+                if version is None:
+                    raise AnnotationInputError({"recipe_version": "This dataset has no published recipe: set one "
+                                                                  "for the dataset or name a recipe_version."})
+                self._default = version.pk
+                self._by_id[version.pk] = (version, SpecIndex(version.spec))
+            return self._by_id[self._default]
+        pk = parse_id(version_id)
+        if pk not in self._by_id:
+            version = RecipeVersion.objects.for_org(self.org).filter(pk=pk).first() if pk else None
+            if version is None:
+                raise AnnotationInputError({"recipe_version": "No such recipe version in this organisation."})
+            self._by_id[pk] = (version, SpecIndex(version.spec))
+        return self._by_id[pk]
+
+
+def _expect_version(raw: dict) -> int:
+    value = raw.get("version")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AnnotationInputError({"version": "Name the version you are changing (optimistic concurrency)."})
+    return value
+
+
+def _revision(org_id, annotation: Annotation, action: str, actor, data: dict, changed: list[str], at) -> \
+        AnnotationRevision:
+    info = request_context.current()
+    return AnnotationRevision(
+        organization_id=org_id, item_id=annotation.item_id, annotation_id=annotation.pk, version=annotation.version,
+        action=action, data=data, changed=changed, actor=actor if getattr(actor, "pk", None) else None,
+        request_id=(info.request_id if info else "")[:64], at=at,
+    )
+
+
+def annotations_change(*, org, actor, item, create=(), update=(), delete=(), keyed: bool = True,
+                       source_default: str | None = None) -> ChangeSet:
+    """Applies creates, updates and deletes to one item's annotations, all or nothing.
+
+    `update` and `delete` entries carry `id` and the `version` they read. Errors are keyed
+    "create.2.geometry.exterior" (or without the "create.2." prefix when `keyed` is False, for single writes).
+    """
+    require_scope(org=org, actor=actor, scope="annotation.change", obj=item.dataset)
+    create, update, delete = list(create or []), list(update or []), list(delete or [])
+    if len(create) + len(update) + len(delete) > MAX_CHANGES_PER_REQUEST:
+        raise ValidationError({"non_field_errors": f"At most {MAX_CHANGES_PER_REQUEST} changes per request."})
+    versions = _Versions(org, item.dataset)
+    errors: dict[str, str] = {}
+
+    def run(prefix: str, check):
+        try:
+            return check()
+        except AnnotationInputError as exc:
+            errors.update(exc.prefixed(prefix) if keyed else exc.field_errors)
+            return None
+
+    new_rows = []
+    for i, raw in enumerate(create):
+        def check_create(raw=raw):
+            if not isinstance(raw, dict):
+                raise AnnotationInputError({"non_field_errors": "An annotation is a JSON object."})
+            version, spec = versions.get(raw.get("recipe_version"))
+            if source_default and "source" not in raw:
+                raw = {**raw, "source": source_default}
+            return version, validate_annotation(raw, item=item, spec=spec)
+        checked = run(f"create.{i}", check_create)
+        if checked:
+            new_rows.append(checked)
+
+    ids = {}
+    for kind, entries in (("update", update), ("delete", delete)):
+        for i, raw in enumerate(entries):
+            def check_ref(raw=raw):
+                if not isinstance(raw, dict):
+                    raise AnnotationInputError({"non_field_errors": "Name the annotation's id and version."})
+                pk = parse_id(raw.get("id"))
+                if pk is None:
+                    raise AnnotationInputError({"id": "A valid annotation id is required."})
+                return pk, _expect_version(raw)
+            ref = run(f"{kind}.{i}", check_ref)
+            if ref:
+                if ref[0] in ids:
+                    errors[f"{kind}.{i}.id" if keyed else "id"] = "This annotation is named twice in one request."
+                ids[ref[0]] = (kind, i, ref[1], raw)
+    if errors:
+        raise ValidationError(errors)
+
+    now = timezone.now()
+    result = ChangeSet()
+    with transaction.atomic():
+        current = {a.pk: a for a in Annotation.objects.for_org(org).select_for_update().filter(
+            item=item, pk__in=list(ids)).select_related("recipe_version")}
+        conflicts = []
+        for pk, (kind, i, expected, _raw) in ids.items():
+            annotation = current.get(pk)
+            if annotation is None:
+                errors[f"{kind}.{i}.id" if keyed else "id"] = "No such annotation on this item."
+            elif annotation.version != expected:
+                conflicts.append({"id": pk, "version": annotation.version, "your_version": expected})
+        if errors:
+            raise ValidationError(errors)
+        if conflicts:
+            raise ConflictError(
+                f"{len(conflicts)} annotation(s) changed since you read them: reload and apply your change again.",
+                conflicts,
+            )
+        changed_rows = []
+        for pk, (kind, i, _expected, raw) in ids.items():
+            if kind != "update":
+                continue
+            annotation = current[pk]
+
+            def check_update(raw=raw, annotation=annotation):
+                if "recipe_version" in raw:
+                    version, spec = versions.get(raw["recipe_version"])
+                else:
+                    version = annotation.recipe_version
+                    spec = versions.get(version.pk)[1]
+                before = snapshot(annotation)
+                clean = validate_annotation(raw, item=item, spec=spec, partial_of=before)
+                return annotation, version, before, clean
+            checked = run(f"update.{i}", check_update)
+            if checked:
+                changed_rows.append(checked)
+        if errors:
+            raise ValidationError(errors)
+        existing = Annotation.objects.for_org(org).filter(item=item).count() - sum(
+            1 for kind, *_ in ids.values() if kind == "delete")
+        if existing + len(new_rows) > MAX_ANNOTATIONS_PER_ITEM_FRAME:
+            raise ValidationError({"create": f"An item holds at most {MAX_ANNOTATIONS_PER_ITEM_FRAME} annotations."})
+
+        revisions = []
+        for version, clean in new_rows:
+            result.created.append(Annotation(
+                organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id, recipe_version=version,
+                created_by=actor, updated_by=actor, created_at=now, updated_at=now, **clean,
+            ))
+        Annotation.objects.bulk_create(result.created)
+        for annotation in result.created:
+            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.CREATED, actor,
+                                       snapshot(annotation), list(SNAPSHOT_FIELDS), now))
+
+        for annotation, version, before, clean in changed_rows:
+            annotation.recipe_version = version
+            for name, value in clean.items():
+                setattr(annotation, name, value)
+            after = snapshot(annotation)
+            changed = [name for name in SNAPSHOT_FIELDS if before[name] != after[name]]
+            if not changed:
+                result.updated.append(annotation)
+                continue
+            annotation.version += 1
+            annotation.updated_by, annotation.updated_at = actor, now
+            annotation.save(update_fields=[*clean, "recipe_version", "version", "updated_by", "updated_at"])
+            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.UPDATED, actor, after, changed,
+                                       now))
+            result.updated.append(annotation)
+
+        for pk, (kind, *_rest) in ids.items():
+            if kind != "delete":
+                continue
+            annotation = current[pk]
+            annotation.version += 1
+            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
+                                       snapshot(annotation), [], now))
+            result.deleted.append(pk)
+        if result.deleted:
+            Annotation.objects.for_org(org).filter(pk__in=result.deleted).delete()
+        AnnotationRevision.objects.bulk_create(revisions)
+        if revisions:
+            audit_record(
+                org=org, actor=actor, action="annotations.changed", target=item,
+                metadata={"dataset_id": item.dataset_id, "created": [a.pk for a in result.created],
+                          "updated": [a.pk for a, *_ in changed_rows], "deleted": result.deleted},
+            )
+    return result
+
+
+def annotation_update(*, org, actor, annotation: Annotation, changes: dict) -> Annotation:
+    changeset = annotations_change(org=org, actor=actor, item=annotation.item,
+                                   update=[{**changes, "id": annotation.pk}], keyed=False)
+    return changeset.updated[0]
+
+
+def annotation_delete(*, org, actor, annotation: Annotation, version) -> None:
+    annotations_change(org=org, actor=actor, item=annotation.item, delete=[{"id": annotation.pk, "version": version}],
+                       keyed=False)
