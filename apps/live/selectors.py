@@ -6,6 +6,7 @@ from apps.tenancy.selectors import organization_get_by_slug
 TOPIC_SCOPES = {
     "members": "member.view",
     "imports": "dataset.view",
+    "recipes": "recipe.manage",
 }
 
 

@@ -11,7 +11,7 @@ from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.accounts.models import ApiToken
-from apps.annotations.models import Annotation
+from apps.annotations.models import Annotation, LabelMigrationRun
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
@@ -83,6 +83,19 @@ def _annotation(org, owner):
     return annotations_change(org=org, actor=owner.user, item=item, create=[box]).created[0]
 
 
+def _label_migration_run(org, owner):
+    from apps.annotations.models import LabelMigrationRun
+
+    recipe, version = published_recipe_for_isolation(org, owner)
+    return LabelMigrationRun.objects.create(organization=org, recipe=recipe, to_version=version)
+
+
+def published_recipe_for_isolation(org, owner):
+    from tests.recipes.factories import published_recipe
+
+    return published_recipe(org, owner.user, name=f"Recipe {secrets.token_hex(3)}")
+
+
 OBJECT_MAKERS = {
     Organization: lambda org, owner: org,
     Membership: lambda org, owner: MembershipFactory(organization=org, role=Role.ANNOTATOR),
@@ -96,6 +109,7 @@ OBJECT_MAKERS = {
     Recipe: _recipe,
     RecipeVersion: _recipe_version,
     Annotation: _annotation,
+    LabelMigrationRun: _label_migration_run,
 }
 
 

@@ -1,0 +1,22 @@
+"""Dramatiq actors of the annotations app: take ids, reload through the scoped selectors, call one service."""
+
+import dramatiq
+from django.db import transaction
+
+from apps.core.outbox import enqueue, idempotent
+
+from . import label_migration
+
+
+@dramatiq.actor(queue_name="default", max_retries=5, time_limit=30 * 60 * 1000)
+@idempotent
+def migrate_labels(org_id: int, run_id: int) -> None:
+    """One batch of a label migration run, then the next batch while annotations remain."""
+    run = label_migration.label_migration_get(org_id=org_id, run_id=run_id)
+    if run is not None and label_migration.label_migration_batch(run=run):
+        with transaction.atomic():
+            enqueue(migrate_labels, org_id, run_id)
+
+
+def enqueue_label_migration(org_id: int, run_id: int) -> None:
+    enqueue(migrate_labels, org_id, run_id)
