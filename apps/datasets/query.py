@@ -494,7 +494,10 @@ class FieldRegistry:
             if not _KEY.fullmatch(segment) or "__" in segment:
                 raise QueryError(path, f"invalid key {describe(segment)} in {prefix} path: keys are 1 to 64 "
                                        "letters, digits, '-' or '_', without '__'")
-        return self._families[prefix](name, segments)
+        try:
+            return self._families[prefix](name, segments)
+        except QueryError as exc:  # a resolver does not know where in the filter it is
+            raise QueryError(path, exc.message) from None
 
 
 def _item_fields() -> FieldRegistry:

@@ -376,7 +376,7 @@ INJECTIONS = [
     "id; drop table", "id", "pk", "organization_id", "organization", "dataset", "blob__key", "sha256", "source_url",
     "Name", " name", "metadata", "metadata.", "metadata..a", "metadata.a.", "metadata.a__b", "metadata.__class__",
     "metadata.a b", "metadata.a;drop", "metadata.$where", "metadata.a'", "metadata.a\x00", "metadata.é",
-    "created_at__year", "size__gt", "annotations.label", "name.foo",
+    "created_at__year", "size__gt", "annotations.item__organization", "annotations.label.x", "name.foo",
 ]
 
 
