@@ -7,6 +7,7 @@ class AnnotationsConfig(AppConfig):
     verbose_name = "Annotations"
 
     def ready(self):
-        from .version_section import register
+        from . import query_facts, version_section
 
-        register()
+        query_facts.register()  # annotations.label / .type / .source / .count in the item query language
+        version_section.register()  # the annotations section of dataset versions

@@ -89,7 +89,7 @@ FACTS = {
 
 def resolve(name: str, segments: tuple[str, ...]) -> Field:
     if len(segments) != 1 or segments[0] not in FACTS:
-        raise QueryError("", f"unknown annotation fact {name!r}: use one of "
+        raise QueryError("", f"unknown field {name!r}: annotation facts are "
                              f"{', '.join('annotations.' + k for k in FACTS)}")
     return FACTS[segments[0]](name)
 
