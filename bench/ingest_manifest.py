@@ -15,7 +15,8 @@ role (NOSUPERUSER, NOBYPASSRLS) so row-level security applies as in production:
   (c0) item COPY   item-shaped rows (a minimal csv.reader + json.dumps per row) into a copy of the item table
                    without indexes, keys or RLS
   (c) +indexes     the same rows into a copy of the item table with the same indexes (btree + GIN), no RLS
-  (d) +FKs         as (c) plus the item table's foreign keys (organisation, dataset, user, import job)
+  (d) +FKs         as (c) plus the item table's foreign keys as they are (organisation, dataset, user, blob,
+                   thumbnail; the import job's has no database constraint since datasets.0004)
 
 (c0) to (c) is the cost of the indexes, (c) to (d) the cost of the foreign-key checks, (d) to (a) what the
 pipeline adds (parsing and validation, the staging table, RLS WITH CHECK, status/created_by/import_job).

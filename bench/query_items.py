@@ -3,7 +3,7 @@ lists over millions of rows use keyset pagination).
 
     ./scripts/ensure-services.sh
     .venv/bin/python bench/query_items.py [--rows 1000000] [--other-rows 200000] [-n 50] [--deep-rows 500000]
-                                          [--explain] [--keep] [--reuse]
+                                          [--explain] [--keep] [--reuse] [--case TEXT]
 
 Creates a scratch database (`dlsaas_bench_query`, owned by the application role, so it inherits the LEAKPROOF
 JSONB operators from template1), migrates it, and seeds with one server-side INSERT ... SELECT generate_series
@@ -23,7 +23,8 @@ Deep pages: the cursor is found once by following next_cursor through the API (p
 down to --deep-rows rows (page 5,001 of 100 at the default), then that page is fetched repeatedly.
 Targets: first page p95 <= 50 ms, deep page p95 <= 100 ms. A case that misses its target (or every case, with
 --explain) gets EXPLAIN (ANALYZE, BUFFERS) of its statements. The database is dropped at the end unless
---keep; --reuse keeps an existing scratch database and its seed (implies --keep).
+--keep; --reuse keeps an existing scratch database and its seed (implies --keep). --case TEXT (repeatable) runs
+only the cases whose name contains TEXT ("B: first page, size"), and the deep-page walks only for a deep case.
 """
 
 import argparse
@@ -255,6 +256,9 @@ def main() -> None:
     parser.add_argument("--app-role", default="dlsaas")
     parser.add_argument("--keep", action="store_true", help="leave the scratch database in place")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing scratch database (implies --keep)")
+    parser.add_argument("--case", action="append", default=[], metavar="TEXT",
+                        help="only the cases whose name contains TEXT, e.g. 'B: first page, size' (repeatable); "
+                             "the deep-page walks run only for a deep case")
     args = parser.parse_args()
     if args.deep_rows >= args.rows:
         parser.error("--deep-rows must be below --rows")
@@ -289,7 +293,13 @@ def measure(args, app_url: str) -> None:
         (a, "first page, sort name", {"sort": ["name"]}, FIRST_PAGE_P95_MS),
     ]
     page_no = args.deep_rows // 100 + 1
+
+    def chosen(tenant, title) -> bool:
+        return not args.case or any(text in f"{tenant.label}: {title}" for text in args.case)
+
     for title, body in (("default sort", {}), ("sort name", {"sort": ["name"]})):
+        if not chosen(a, f"deep page {page_no:,}, {title}"):
+            continue
         cursor, secs = apis["A"].walk(body, args.deep_rows)
         print(f"walked {args.deep_rows:,} rows ({title}) through the API in pages of 500: {secs:.1f}s "
               f"({args.deep_rows / secs:,.0f} rows/s)", flush=True)
@@ -301,6 +311,9 @@ def measure(args, app_url: str) -> None:
         (b, "first page, size range, sort size", {"filter": size_range, "sort": ["size"]}, FIRST_PAGE_P95_MS),
     ]
 
+    cases = [case for case in cases if chosen(case[0], case[1])]
+    if not cases:
+        raise SystemExit(f"no case matches {args.case}")
     results, explains = [], []
     for tenant, title, body, target in cases:
         api, raw = apis[tenant.label], raws[tenant.label]

@@ -57,6 +57,10 @@ MANIFEST_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f/\\\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BAD_PATH = re.compile("[\x00-\x1f\x7f-\x9f\\\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
+# What PostgreSQL text and JSONB cannot hold: NUL, and a surrogate (only a JSON escape such as "\ud800" without its
+# pair can leave one in a decoded string). One such row would otherwise fail the COPY of its whole batch.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_MESSAGE = "The row contains a NUL character or an unpaired UTF-16 surrogate escape, which cannot be stored."
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
 _JSON_SAFE_INT = 2**53
 _KINDS = frozenset(KINDS)
@@ -170,6 +174,9 @@ def _csv_rows(text: io.TextIOWrapper, max_rows: int) -> Iterator[ManifestRow | R
             continue
         if layout is None:
             layout = _csv_layout(row)
+            continue
+        if "\x00" in joined:
+            yield RowError(start, "", _UNSTORABLE_MESSAGE)
             continue
         count += 1
         if count > max_rows:
@@ -332,6 +339,9 @@ def iter_jsonl_manifest(fileobj: IO[bytes], *, max_rows: int | None = None) -> I
         if type(record) is not dict:
             yield RowError(number, "", 'Each line must be a JSON object, like {"url": "https://..."}.')
             continue
+        if "\\u" in text and not _storable(record):  # raw NUL or surrogates cannot get past decoding
+            yield RowError(number, "", _UNSTORABLE_MESSAGE)
+            continue
         try:
             yield _jsonl_row(number, record, len(line), ports)
         except _RowProblem as exc:
@@ -460,6 +470,8 @@ def _metadata_from_json_text(text: str) -> dict:
         raise _RowProblem(f"The metadata cell is not valid JSON ({_json_reason(exc)}).") from None
     if type(value) is not dict:
         raise _RowProblem('The metadata cell must be a JSON object, like {"camera": "A"}.')
+    if "\\u" in text and not _storable(value):
+        raise _RowProblem(_UNSTORABLE_MESSAGE)
     _check_metadata_depth(value)
     if len(text) * 3 > MAX_METADATA_BYTES:
         _check_metadata_size(value)
@@ -477,6 +489,24 @@ def _check_metadata_depth(metadata: dict) -> None:
         for child in children:
             if type(child) is dict or type(child) is list:
                 stack.append((child, depth + 1))
+
+
+def _storable(value) -> bool:
+    """No string in the decoded JSON value, key or value, holds what PostgreSQL refuses. Iterative: depth bombs
+    were refused by the decoder (RecursionError) before this runs."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            for key, child in node.items():
+                if _UNSTORABLE.search(key):
+                    return False
+                stack.append(child)
+        elif type(node) is list:
+            stack.extend(node)
+        elif type(node) is str and _UNSTORABLE.search(node):
+            return False
+    return True
 
 
 def _check_metadata_size(metadata: dict) -> None:
