@@ -19,8 +19,11 @@ $(VENV)/.installed: requirements.txt requirements-demo.txt | $(BIN)/python
 	$(BIN)/pip install -q --no-deps -r requirements-demo.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-datumaro.txt $(VENV)/.installed
 	$(BIN)/pip install -q -r requirements-dev.txt
+	# datumaro checks our COCO/VOC/YOLO files; its pins clash with ours, so it lives in a venv of its own.
+	$(PYTHON) -m venv $(VENV)/datumaro
+	$(VENV)/datumaro/bin/pip install -q -r requirements-datumaro.txt
 	touch $@
 
 install: $(VENV)/.installed
