@@ -229,10 +229,14 @@ def saved_filter_delete(*, org, actor, saved_filter: SavedFilter) -> None:
         saved_filter.delete()
 
 
-def item_content_read(*, org, actor, item: Item, download: bool) -> None:
-    """Records that someone saw or downloaded an item's bytes (the caller then streams them)."""
+def item_content_read(*, org, actor, item: Item, download: bool = False, via: str = "") -> None:
+    """Records that someone saw or downloaded an item (the caller then streams its bytes or opens it in a page;
+    `via` says which page, e.g. "studio")."""
+    metadata = {"dataset_id": item.dataset_id, "classification": item.dataset.classification}
+    if via:
+        metadata["via"] = via
     audit_record(org=org, actor=actor, action="item.downloaded" if download else "item.viewed", target=item,
-                 metadata={"dataset_id": item.dataset_id, "classification": item.dataset.classification})
+                 metadata=metadata)
 
 
 def items_listed(*, org, actor, dataset: Dataset, item_ids: list[int]) -> None:
