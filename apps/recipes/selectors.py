@@ -24,3 +24,8 @@ def dataset_recipe_version(*, org, dataset) -> RecipeVersion | None:
     """The version new annotations on this dataset pin when no task says otherwise: its recipe's latest."""
     recipe = dataset_recipe(org=org, dataset=dataset)
     return recipe_latest_version(recipe=recipe) if recipe else None
+
+
+def dataset_ids_using(*, org, recipe: Recipe) -> set[int]:
+    """Ids of the datasets annotated with this recipe by default."""
+    return set(DatasetRecipe.objects.for_org(org).filter(recipe=recipe).values_list("dataset_id", flat=True))
