@@ -1,0 +1,78 @@
+"""The annotations' part of a dataset version (apps/datasets/versions.py): two sections, registered from
+AnnotationsConfig.ready().
+
+- `annotations`: one row per annotation of the version's items, geometry and attributes as canonical JSON,
+  sorted by (item_id, id). Model suggestions not yet accepted (review_state "proposed") are left out: a version
+  is what a model trains on, and nobody has vouched for those.
+- `recipe_versions`: the recipe versions those annotations pin, with their full spec, so a version's files say
+  by themselves what each label and attribute meant.
+"""
+
+import pyarrow as pa
+
+from apps.datasets.versions import BuildContext, canonical_json, register_version_section
+from apps.recipes.models import RecipeVersion
+
+from .models import Annotation
+
+ANNOTATION_SCHEMA = pa.schema([
+    ("id", pa.int64()), ("item_id", pa.int64()), ("type", pa.string()), ("label", pa.string()),
+    ("attributes", pa.string()), ("geometry", pa.string()), ("recipe_version_id", pa.int64()),
+    ("version", pa.int64()), ("source", pa.string()), ("confidence", pa.float64()), ("z_order", pa.int64()),
+    ("frame", pa.int64()), ("updated_at", pa.timestamp("us", tz="UTC")),
+])
+RECIPE_VERSION_SCHEMA = pa.schema([
+    ("id", pa.int64()), ("recipe_id", pa.int64()), ("recipe", pa.string()), ("number", pa.int64()),
+    ("checksum", pa.string()), ("spec", pa.string()), ("published_at", pa.timestamp("us", tz="UTC")),
+])
+_FIELDS = ("id", "item_id", "type", "label", "attributes", "geometry", "recipe_version_id", "version", "source",
+           "confidence", "z_order", "frame", "updated_at")
+_USED = "annotations.recipe_version_ids"
+PROPOSED = "proposed"
+
+
+class _AnnotationRows:
+    def __init__(self, context: BuildContext):
+        self.org_id = context.org_id
+        self.used = context.shared.setdefault(_USED, set())
+
+    def rows(self, item_ids):
+        annotations = (Annotation.objects.for_org(self.org_id).filter(item_id__in=item_ids)
+                       .exclude(review_state=PROPOSED).order_by("item_id", "id").values_list(*_FIELDS))
+        for values in annotations.iterator(chunk_size=5_000):
+            row = dict(zip(_FIELDS, values, strict=True))
+            row["attributes"] = canonical_json(row["attributes"] or {})
+            row["geometry"] = canonical_json(row["geometry"])
+            self.used.add(row["recipe_version_id"])
+            yield row
+
+    def finish(self):
+        return ()
+
+
+class _RecipeVersionRows:
+    def __init__(self, context: BuildContext):
+        self.org_id = context.org_id
+        self.used = context.shared.setdefault(_USED, set())
+
+    def rows(self, item_ids):
+        return ()
+
+    def finish(self):
+        versions = (RecipeVersion.objects.for_org(self.org_id).filter(pk__in=sorted(self.used))
+                    .select_related("recipe").order_by("pk"))
+        for version in versions.iterator(chunk_size=100):
+            yield {"id": version.pk, "recipe_id": version.recipe_id, "recipe": version.recipe.name,
+                   "number": version.number, "checksum": version.checksum, "spec": canonical_json(version.spec),
+                   "published_at": version.published_at}
+
+
+def register() -> None:
+    register_version_section(
+        "annotations", schema=ANNOTATION_SCHEMA, start=_AnnotationRows, key="id", order="item_id",
+        compare=("type", "label", "attributes", "geometry", "recipe_version_id", "source", "confidence", "z_order",
+                 "frame"),
+        count="label",
+    )
+    register_version_section("recipe_versions", schema=RECIPE_VERSION_SCHEMA, start=_RecipeVersionRows,
+                             compare=("checksum",))
