@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.datasets",
     "apps.recipes",
     "apps.annotations",
+    "apps.workforce",
     "apps.live",
 ]
 
@@ -338,6 +339,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`; name each choice set once.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "apps.datasets.models.ImportJob.Status",
+        "DatasetVersionStatusEnum": "apps.datasets.models.DatasetVersion.Status",
+        "AnnotationImportStatusEnum": "apps.annotations.models.AnnotationImportJob.Status",
+        "TaskStatusEnum": "apps.workforce.models.Task.Status",
+        "TaskStatusChangeEnum": [("active", "Active"), ("paused", "Paused")],
+        "TaskMemberRoleEnum": "apps.workforce.models.TaskMember.Role",
+        "MemberRoleEnum": "apps.tenancy.roles.Role",
+    },
 }
 
 # --- Static, i18n ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("apps.datasets.api.urls")),
     path("", include("apps.recipes.api.urls")),
     path("", include("apps.annotations.api.urls")),
+    path("", include("apps.workforce.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,8 @@ urlpatterns = [
     path("", tenancy_views.home, name="home"),
     path("", include("apps.compliance.urls")),
     path("", include("apps.datasets.urls")),
+    path("", include("apps.recipes.urls")),
+    path("", include("apps.annotations.urls")),
 ]
 
 handler400 = "apps.core.views.bad_request"

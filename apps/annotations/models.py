@@ -143,3 +143,81 @@ class LabelMigrationRun(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.recipe_id} -> v{self.to_version_id} ({self.status})"
+
+
+class ExportFormat(models.TextChoices):
+    COCO = "coco", "COCO"
+    YOLO = "yolo", "YOLO detection"
+    YOLO_SEG = "yolo_seg", "YOLO segmentation"
+    VOC = "voc", "Pascal VOC"
+    NATIVE = "native", "Native JSON"
+
+
+class ExportJob(TenantOwnedModel):
+    """A dataset's annotations written to a file in the background (apps/annotations/exports.py), kept as an
+    encrypted blob in the organisation's region and downloaded through the app (audited)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    filter = models.JSONField(default=dict, blank=True, help_text="Query-language filter choosing the items.")
+    include_revisions = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    items_total = models.PositiveIntegerField(default=0)
+    items_done = models.PositiveIntegerField(default=0)
+    annotations_done = models.PositiveIntegerField(default=0)
+    annotations_skipped = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=dict, blank=True, help_text="Annotations the format cannot hold, by reason.")
+    result = models.ForeignKey("storage.Blob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress of a running job.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "dataset", "-created_at"], name="exportjob_org_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.format} export of {self.dataset_id} ({self.status})"
+
+
+class AnnotationImportJob(TenantOwnedModel):
+    """An uploaded annotation file applied to a dataset all or nothing (apps/annotations/imports.py): every row is
+    checked first, and one error anywhere writes nothing; the errors are kept as a per-row report."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected: nothing imported"
+        FAILED = "failed", "Failed"
+
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    upload = models.ForeignKey("storage.Blob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0, help_text="Annotations read from the file.")
+    items_matched = models.PositiveIntegerField(default=0)
+    annotations_created = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{reference, message}], the first 1,000.")
+    errors_total = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "dataset", "-created_at"], name="annimport_org_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.format} import into {self.dataset_id} ({self.status})"

@@ -81,13 +81,19 @@ class Item(TenantOwnedModel):
     error = models.TextField(blank=True, db_default="")
     blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     thumbnail = models.ForeignKey("storage.Blob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # created_by keeps its database constraint although its trigger costs ~3.5 s per million imported rows: users
+    # are global, so a deletion made outside an organisation's context cannot see (under row-level security) the
+    # items it would have to clear, and only the constraint, which RLS does not hide rows from, refuses it.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    # No database constraint: its trigger would check each of a manifest's million rows. A job and its items
+    # share one organisation, so whatever can see the job to delete it (its organisation's context, or the
+    # system's) sees its items too, and on_delete clears them through Django's collector.
     import_job = models.ForeignKey(
         "ImportJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False,
-        help_text="The import that created the item, while its content is being fetched.",
+        db_constraint=False, help_text="The import that created the item, while its content is being fetched.",
     )
 
     class Meta:
@@ -169,3 +175,48 @@ class ImportRowError(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.message}"
+
+
+class DatasetVersion(TenantOwnedModel):
+    """An immutable snapshot of a dataset's items and what other apps attach to them (annotations, the recipe
+    versions they pin), written as one Parquet file per section in the organisation's storage (versions.py).
+
+    Only `building` rows change: the build turns them `ready` or `failed`, and from then on the database refuses
+    any UPDATE (except the author's erasure). Versions are what models train on.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    # The (dataset, number) unique index serves lookups by dataset: no index of its own.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions", db_index=False)
+    number = models.PositiveIntegerField(help_text="1, 2, 3, ... per dataset.")
+    message = models.CharField(max_length=2000)
+    filter = models.JSONField(default=dict, blank=True, help_text="The query the version was made of; {} for all.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
+    item_count = models.PositiveBigIntegerField(default=0)
+    annotation_count = models.PositiveBigIntegerField(default=0)
+    sections = models.JSONField(
+        default=dict, blank=True,
+        help_text='{"items": {"blob": <Blob id>, "rows": n, "bytes": n, "sha256": hex}, "annotations": {...}}',
+    )
+    checksum = models.CharField(
+        max_length=64, blank=True,
+        help_text='sha256 of the lines "<section> <sha256 of its Parquet file>\\n", sections sorted by name.',
+    )
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="datasetversion_unique_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="datasetversion_number_positive"),
+        ]
+        indexes = [models.Index(fields=["organization", "dataset", "-number"], name="datasetversion_org_dataset")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} v{self.number}"

@@ -138,3 +138,9 @@ def member_user_get(*, org_id: int, user_id: int | None):
         return None
     membership = Membership.objects.for_org(org_id).select_related("user").filter(user_id=user_id).first()
     return membership.user if membership else None
+
+
+def item_next(*, org, item: Item) -> Item | None:
+    """The dataset's next item by id (what the studio preloads and offers as "Next item"), or None at the end."""
+    return (Item.objects.for_org(org).filter(dataset_id=item.dataset_id, pk__gt=item.pk)
+            .select_related("dataset").order_by("pk").first())

@@ -45,3 +45,16 @@ def delete_matching_items(org_id: int, dataset_id: int, filter: dict, actor_id: 
     if services.items_delete_matching_batch(org=dataset.organization, actor=actor, dataset=dataset, filter=filter):
         with transaction.atomic():
             enqueue(delete_matching_items, org_id, dataset_id, filter, actor_id)
+
+
+# Not @idempotent: that would run the whole build in the claim's transaction, which must instead be a REPEATABLE
+# READ snapshot of its own (versions.py) and must not hold the files' blobs hostage to one rollback. The build is
+# idempotent by itself: a built version is left alone, and a second delivery does nothing while the first still
+# runs (dataset_version_build).
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=6 * 60 * 60 * 1000)
+def build_dataset_version(org_id: int, version_id: int) -> None:
+    from .version_services import dataset_version_build, dataset_version_get
+
+    version = dataset_version_get(org_id=org_id, version_id=version_id)
+    if version is not None:
+        dataset_version_build(version=version)

@@ -6,7 +6,10 @@ from apps.tenancy.selectors import organization_get_by_slug
 TOPIC_SCOPES = {
     "members": "member.view",
     "imports": "dataset.view",
+    "exports": "annotation.export",
+    "annotation-imports": "annotation.change",
     "recipes": "recipe.manage",
+    "dataset_versions": "item.view",
 }
 
 

@@ -37,6 +37,8 @@ SCOPES: dict[str, frozenset[Role]] = {
     "dataset.manage": frozenset({OWNER, ADMIN, MANAGER}),
     "item.view": frozenset({OWNER, ADMIN, MANAGER}),
     "item.change": frozenset({OWNER, ADMIN, MANAGER}),
+    # Dataset versions: making one, and downloading its files (every item and annotation of the version at once).
+    "dataset.version": frozenset({OWNER, ADMIN, MANAGER}),
     # Recipes: the workforce reads the recipe it works with (labels, instructions); managers write them.
     "recipe.view": frozenset({OWNER, ADMIN, MANAGER, ANNOTATOR, REVIEWER}),
     "recipe.manage": frozenset({OWNER, ADMIN, MANAGER}),
@@ -44,6 +46,10 @@ SCOPES: dict[str, frozenset[Role]] = {
     "annotation.view": frozenset({OWNER, ADMIN, MANAGER}),
     "annotation.change": frozenset({OWNER, ADMIN, MANAGER}),
     "annotation.export": frozenset({OWNER, ADMIN, MANAGER}),
+    # Tasks: managers run them; annotators and reviewers work on the tasks that name them as members.
+    "task.view": frozenset({OWNER, ADMIN, MANAGER}),
+    "task.manage": frozenset({OWNER, ADMIN, MANAGER}),
+    "task.work": frozenset({OWNER, ADMIN, MANAGER, ANNOTATOR, REVIEWER}),
 }
 
 # Scopes that an owner may also grant to one person on one object with django-guardian

@@ -28,3 +28,7 @@ def invitation_list(*, org, actor=None, pending_only: bool = False) -> QuerySet[
 
         qs = qs.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
     return qs
+
+
+def membership_get_by_user_id(*, org, user_id) -> Membership | None:
+    return Membership.objects.for_org(org).select_related("user").filter(user_id=user_id).first()

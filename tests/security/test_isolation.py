@@ -11,14 +11,15 @@ from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.accounts.models import ApiToken
-from apps.annotations.models import Annotation, LabelMigrationRun
+from apps.annotations.models import Annotation, AnnotationImportJob, ExportJob, LabelMigrationRun
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
-from apps.datasets.models import Dataset, ImportJob, Item, SavedFilter
+from apps.datasets.models import Dataset, DatasetVersion, ImportJob, Item, SavedFilter
 from apps.recipes.models import Recipe, RecipeVersion
 from apps.tenancy.models import Invitation, Membership, Organization
 from apps.tenancy.roles import Role
+from apps.workforce.models import Task, WorkItem
 from tests.factories import MembershipFactory, make_token
 
 
@@ -56,6 +57,11 @@ def _saved_filter(org, owner):
 
     return SavedFilter.objects.create(organization=org, dataset=_dataset(org, owner), name="night",
                                       filter={"metadata.time": "night"})
+
+
+def _dataset_version(org, owner):
+    return DatasetVersion.objects.create(organization=org, dataset=_dataset(org, owner), number=1,
+                                         message="secret cut", created_by=owner.user)
 
 
 def _recipe(org, owner):
@@ -96,6 +102,33 @@ def published_recipe_for_isolation(org, owner):
     return published_recipe(org, owner.user, name=f"Recipe {secrets.token_hex(3)}")
 
 
+def _export_job(org, owner):
+    return ExportJob.objects.create(organization=org, dataset=_dataset(org, owner), format="coco",
+                                    created_by=owner.user)
+
+
+def _annotation_import_job(org, owner):
+    return AnnotationImportJob.objects.create(organization=org, dataset=_dataset(org, owner), format="coco",
+                                              created_by=owner.user, errors=[{"reference": "x", "message": "secret"}])
+
+
+def _task(org, owner):
+    from apps.workforce.services import task_create
+    from tests.datasets.factories import DatasetFactory, ItemFactory
+
+    dataset = DatasetFactory(organization=org)
+    _recipe, version = published_recipe_for_isolation(org, owner)
+    ItemFactory(dataset=dataset)
+    return task_create(org=org, actor=owner.user, dataset=dataset, recipe_version=version,
+                       name=f"Task {secrets.token_hex(3)}", members=[{"user_id": owner.user_id, "role": "annotator"}])
+
+
+def _work_item(org, owner):
+    from apps.workforce.models import WorkItem
+
+    return WorkItem.objects.get(task=_task(org, owner))
+
+
 OBJECT_MAKERS = {
     Organization: lambda org, owner: org,
     Membership: lambda org, owner: MembershipFactory(organization=org, role=Role.ANNOTATOR),
@@ -106,10 +139,15 @@ OBJECT_MAKERS = {
     Item: _item,
     ImportJob: _import_job,
     SavedFilter: _saved_filter,
+    DatasetVersion: _dataset_version,
     Recipe: _recipe,
     RecipeVersion: _recipe_version,
     Annotation: _annotation,
     LabelMigrationRun: _label_migration_run,
+    Task: _task,
+    WorkItem: _work_item,
+    ExportJob: _export_job,
+    AnnotationImportJob: _annotation_import_job,
 }
 
 

@@ -23,6 +23,29 @@ class LabelMigrationRunOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _Relabel(serializers.Serializer):
+    to = serializers.CharField()
+    count = serializers.IntegerField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField()
+        return fields
+
+
+class _Deletion(serializers.Serializer):
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class LabelMigrationPreviewOutput(serializers.Serializer):
+    to_version = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Annotations pinned to older versions of the recipe.")
+    unchanged = serializers.IntegerField()
+    relabel = _Relabel(many=True)
+    delete = _Deletion(many=True)
+
+
 class LabelMigrationInput(serializers.Serializer):
     to_version = serializers.IntegerField(min_value=1, required=False,
                                           help_text="A version number; the latest when absent.")
@@ -38,6 +61,7 @@ def _target(recipe, number):
 
 class LabelMigrationPreviewApi(OrgApiView):
     model = Recipe
+    serializer_class = LabelMigrationPreviewOutput
     pagination_class = None
     required_scopes = {"GET": "recipe.view"}
 

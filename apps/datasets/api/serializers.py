@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.datasets.models import Dataset, ImportJob, ImportRowError, Item, SavedFilter
+from apps.datasets.models import Dataset, DatasetVersion, ImportJob, ImportRowError, Item, SavedFilter
 from apps.datasets.pagination import MAX_CURSOR_LENGTH
 
 
@@ -103,3 +103,32 @@ class ImportRowErrorOutput(serializers.ModelSerializer):
         model = ImportRowError
         fields = ["id", "row", "reference", "message"]
         read_only_fields = fields
+
+
+class DatasetVersionOutput(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", default=None)
+    sections = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetVersion
+        fields = ["id", "dataset", "number", "message", "filter", "status", "item_count", "annotation_count",
+                  "sections", "checksum", "error", "created_by", "created_at", "finished_at", "download_url"]
+        read_only_fields = fields
+
+    def get_sections(self, version) -> dict:
+        """Each section's file: rows, bytes, sha256 and where to download it."""
+        base = f"/api/v1/dataset-versions/{version.pk}/download/"
+        return {name: {"rows": entry["rows"], "bytes": entry["bytes"], "sha256": entry["sha256"],
+                       "download_url": f"{base}?section={name}"} for name, entry in version.sections.items()}
+
+    def get_download_url(self, version) -> str | None:
+        ready = version.status == DatasetVersion.Status.READY
+        return f"/api/v1/dataset-versions/{version.pk}/download/" if ready else None
+
+
+class DatasetVersionInput(serializers.Serializer):
+    message = serializers.CharField(max_length=2000)
+    filter = serializers.JSONField(
+        required=False, default=dict, help_text="A query-language filter: the version holds only matching items.",
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import versions_views, views
 
 urlpatterns = [
     path("datasets/", views.DatasetListApi.as_view(), name="dataset-list"),
@@ -17,4 +17,11 @@ urlpatterns = [
     path("items/<int:pk>/", views.ItemDetailApi.as_view(), name="item-detail"),
     path("items/<int:pk>/content/", views.ItemContentApi.as_view(), name="item-content"),
     path("items/<int:pk>/thumbnail/", views.ItemThumbnailApi.as_view(), name="item-thumbnail"),
+    path("datasets/<int:pk>/versions/", versions_views.DatasetVersionListApi.as_view(), name="dataset-versions"),
+    path("dataset-versions/<int:pk>/", versions_views.DatasetVersionDetailApi.as_view(),
+         name="dataset-version-detail"),
+    path("dataset-versions/<int:pk>/diff/", versions_views.DatasetVersionDiffApi.as_view(),
+         name="dataset-version-diff"),
+    path("dataset-versions/<int:pk>/download/", versions_views.DatasetVersionDownloadApi.as_view(),
+         name="dataset-version-download"),
 ]

@@ -45,3 +45,11 @@ class RecipeImportInput(serializers.Serializer):
 
 class DatasetRecipeInput(serializers.Serializer):
     recipe_id = serializers.IntegerField(min_value=1)
+
+
+class RecipeExportOutput(serializers.Serializer):
+    format = serializers.CharField(help_text="dlsaas.recipe/1")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True, help_text="The published version, null for the draft.")
+    spec = serializers.JSONField()

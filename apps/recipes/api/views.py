@@ -13,6 +13,7 @@ from apps.recipes.models import Recipe, RecipeVersion
 from .serializers import (
     DatasetRecipeInput,
     PublishInput,
+    RecipeExportOutput,
     RecipeImportInput,
     RecipeInput,
     RecipeOutput,
@@ -111,6 +112,7 @@ class RecipeVersionDetailApi(OrgApiView):
 
 class RecipeExportApi(OrgApiView):
     model = Recipe
+    serializer_class = RecipeExportOutput
     pagination_class = None
     required_scopes = {"GET": "recipe.view"}
 

@@ -1,0 +1,103 @@
+from rest_framework import serializers
+
+from apps.workforce.models import Task, TaskMember, WorkItem
+
+
+class TaskOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = ["id", "name", "dataset", "recipe_version", "query", "live", "status", "distribution", "consensus",
+                  "review_ratio", "honeypot_rate", "priority", "due_at", "annotator_cap", "lease_seconds",
+                  "is_training", "pass_threshold", "created_at"]
+        read_only_fields = fields
+
+
+class TaskDetailOutput(TaskOutput):
+    counts = serializers.SerializerMethodField()
+
+    class Meta(TaskOutput.Meta):
+        fields = [*TaskOutput.Meta.fields, "counts"]
+        read_only_fields = fields
+
+    def get_counts(self, task) -> dict:
+        from apps.workforce.selectors import task_counts
+
+        return task_counts(task=task)
+
+
+class TaskMemberInput(serializers.Serializer):
+    user_id = serializers.IntegerField(min_value=1)
+    role = serializers.ChoiceField(choices=TaskMember.Role.choices)
+    weight = serializers.FloatField(min_value=0.01, max_value=100, default=1.0)
+
+
+class TaskInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    dataset_id = serializers.IntegerField(min_value=1)
+    recipe_version_id = serializers.IntegerField(min_value=1, required=False,
+                                                 help_text="Default: the dataset's recipe, latest version.")
+    query = serializers.JSONField(required=False, default=dict)
+    live = serializers.BooleanField(required=False, default=False)
+    distribution = serializers.ChoiceField(choices=Task.Distribution.choices, required=False,
+                                           default=Task.Distribution.PULL)
+    consensus = serializers.IntegerField(min_value=1, max_value=10, required=False, default=1)
+    review_ratio = serializers.FloatField(min_value=0, max_value=1, required=False, default=0)
+    honeypot_rate = serializers.FloatField(min_value=0, max_value=0.5, required=False, default=0)
+    priority = serializers.IntegerField(min_value=-1000, max_value=1000, required=False, default=0)
+    due_at = serializers.DateTimeField(required=False, allow_null=True)
+    annotator_cap = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    lease_seconds = serializers.IntegerField(min_value=30, max_value=24 * 3600, required=False, default=900)
+    members = TaskMemberInput(many=True, required=False, default=list)
+
+
+class TaskPatchInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[Task.Status.ACTIVE, Task.Status.PAUSED])
+
+
+class NextInput(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=WorkItem.Stage.choices, default=WorkItem.Stage.ANNOTATE)
+
+
+class WorkItemOutput(serializers.ModelSerializer):
+    item_name = serializers.CharField(source="item.name", read_only=True)
+
+    class Meta:
+        model = WorkItem
+        fields = ["id", "task", "item", "item_name", "stage", "slot", "state", "assignee", "lease_expires_at",
+                  "attempts", "active_seconds", "version", "submitted_at"]
+        read_only_fields = fields
+
+
+class SkipInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class HeartbeatInput(serializers.Serializer):
+    active_seconds = serializers.FloatField(min_value=0.001, max_value=120)
+
+
+class CommentInput(serializers.Serializer):
+    annotation_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    text = serializers.CharField(max_length=5000)
+
+
+class ReviewInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    comments = CommentInput(many=True, required=False, default=list)
+
+
+class MemberRefInput(serializers.Serializer):
+    user_id = serializers.IntegerField(min_value=1)
+
+
+class ReassignInput(serializers.Serializer):
+    user_id = serializers.IntegerField(min_value=1, allow_null=True, help_text="null: back to the open queue.")
+
+
+class TaskMemberOutput(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = TaskMember
+        fields = ["id", "user", "email", "role", "weight", "status", "added_at"]
+        read_only_fields = fields
