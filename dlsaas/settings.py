@@ -341,7 +341,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `status`; name each choice set once.
     "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "apps.datasets.models.ImportJob.Status",
+        "JobStatusEnum": "apps.core.jobs.JobStatus",
         "DatasetVersionStatusEnum": "apps.datasets.models.DatasetVersion.Status",
         "AnnotationImportStatusEnum": "apps.annotations.models.AnnotationImportJob.Status",
         "TaskStatusEnum": "apps.workforce.models.Task.Status",

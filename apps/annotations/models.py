@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from apps.core.jobs import JobStatus
 from apps.tenancy.base import TenantOwnedModel
 
 
@@ -118,11 +119,7 @@ class LabelMigrationRun(TenantOwnedModel):
     """Moves annotations pinned to older versions of a recipe onto a newly published version, applying the
     version's migration map (rename, merge, split, delete). Previewed first, then run as a background job."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     recipe = models.ForeignKey("recipes.Recipe", on_delete=models.CASCADE, related_name="+")
     to_version = models.ForeignKey("recipes.RecipeVersion", on_delete=models.CASCADE, related_name="+")
@@ -157,11 +154,7 @@ class ExportJob(TenantOwnedModel):
     """A dataset's annotations written to a file in the background (apps/annotations/exports.py), kept as an
     encrypted blob in the organisation's region and downloaded through the app (audited)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
     format = models.CharField(max_length=16, choices=ExportFormat.choices)

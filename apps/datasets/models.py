@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from apps.core.jobs import JobStatus
 from apps.tenancy.base import TenantOwnedModel
 
 
@@ -136,11 +137,7 @@ class ImportJob(TenantOwnedModel):
         URLS = "urls", "List of URLs"
         MANIFEST = "manifest", "Manifest (CSV or JSONL)"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="imports")
     source = models.CharField(max_length=16, choices=Source.choices)

@@ -81,6 +81,11 @@ def _resolve_members(org, members) -> list:
 
 def _create_units(*, task: Task, items) -> int:
     """One unit per (item, consensus slot), inserted set-based: a 100,000-item task is one statement."""
+    if connection.vendor != "postgresql":  # the embedded demo (SQLite): a few dozen items
+        units = [WorkItem(organization_id=task.organization_id, task=task, item_id=item_id, slot=slot,
+                          priority=task.priority, due_at=task.due_at)
+                 for item_id in items.values_list("id", flat=True) for slot in range(task.consensus)]
+        return len(WorkItem.objects.bulk_create(units, ignore_conflicts=True))
     item_sql, params = items.order_by().values("id").query.sql_with_params()
     table = WorkItem._meta.db_table
     with connection.cursor() as cursor:

@@ -12,11 +12,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.datasets.demo import demo_dataset_seed
+from apps.recipes.demo import demo_recipe_seed
 from apps.tenancy.context import system_context, tenant_context
 from apps.tenancy.management.commands.create_org import validation_message
 from apps.tenancy.roles import Role
 from apps.tenancy.selectors import membership_get, organization_get_by_slug
 from apps.tenancy.services import membership_create, organization_create
+from apps.workforce.demo import demo_task_seed
 
 # The one password of every demo login (documented in README.md). Passes the password validators.
 DEMO_PASSWORD = "label-every-pixel-42"
@@ -106,6 +108,15 @@ class Command(BaseCommand):
             self.stdout.write("No sample photographs found (pip install --no-deps -r requirements-demo.txt).")
         elif added:
             created.append(f"dataset {dataset.name!r} with {added} photographs")
+        if dataset is not None:
+            with tenant_context(orgs["demo"], owner):
+                recipe, recipe_created = demo_recipe_seed(org=orgs["demo"], actor=owner, dataset=dataset)
+                task, task_created = demo_task_seed(org=orgs["demo"], actor=owner, dataset=dataset,
+                                                    annotators=[users["annotator"]], reviewers=[users["reviewer"]])
+            if recipe_created:
+                created.append(f"recipe {recipe.name!r}")
+            if task_created:
+                created.append(f"task {task.name!r}")
 
         if created:
             self.stdout.write(f"Created: {'; '.join(created)}.")
