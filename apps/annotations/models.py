@@ -45,6 +45,9 @@ class Annotation(TenantOwnedModel):
     geometry = models.JSONField(null=True, blank=True)
     z_order = models.IntegerField(default=0)
     frame = models.PositiveIntegerField(default=0)
+    # Empty: the item's shared annotations. Otherwise the private draft of one unit of work (a consensus slot or
+    # a gold check), kept apart until it is merged or scored; the workforce app says who may use which layer.
+    layer = models.BigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.HUMAN)
     # Model pre-annotations wait for a person: accepted turns them into ordinary annotations.
     review_state = models.CharField(max_length=10, default="", blank=True,
@@ -61,6 +64,8 @@ class Annotation(TenantOwnedModel):
     class Meta:
         indexes = [
             models.Index(fields=["organization", "item", "frame", "id"], name="annotation_org_item"),
+            models.Index(fields=["organization", "layer"], condition=models.Q(layer__isnull=False),
+                         name="annotation_org_layer"),
             models.Index(fields=["dataset", "label", "item"], name="annotation_dataset_label"),
             models.Index(fields=["dataset", "id"], name="annotation_dataset_id"),
             models.Index(fields=["recipe_version", "label"], name="annotation_version_label"),

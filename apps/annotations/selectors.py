@@ -2,12 +2,13 @@
 
 from .models import Annotation, AnnotationRevision
 
-SNAPSHOT_FIELDS = ("type", "label", "attributes", "geometry", "z_order", "frame", "source", "review_state",
-                   "confidence", "recipe_version_id")
+SNAPSHOT_FIELDS = ("type", "label", "attributes", "geometry", "z_order", "frame", "layer", "source",
+                   "review_state", "confidence", "recipe_version_id")
 
 
-def annotation_list(*, org, item, frame: int | None = None):
-    qs = Annotation.objects.for_org(org).filter(item=item)
+def annotation_list(*, org, item, frame: int | None = None, layer: int | None = None):
+    """The item's shared annotations, or those of one layer (a unit's private draft)."""
+    qs = Annotation.objects.for_org(org).filter(item=item, layer=layer)
     if frame is not None:
         qs = qs.filter(frame=frame)
     return qs.order_by("frame", "z_order", "id")
@@ -25,3 +26,9 @@ def item_annotation_history(*, org, item):
 def snapshot(annotation: Annotation) -> dict:
     """The state of an annotation as its revisions record it."""
     return {field: getattr(annotation, field) for field in SNAPSHOT_FIELDS}
+
+
+def layer_contents(*, org, item, layer: int | None) -> list[dict]:
+    """The annotations of one layer as plain dicts (type, label, attributes, geometry), for scoring."""
+    return list(Annotation.objects.for_org(org).filter(item=item, layer=layer).exclude(review_state="proposed")
+                .values("type", "label", "attributes", "geometry"))

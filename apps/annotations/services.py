@@ -7,18 +7,18 @@ is one audit event. The studio's autosave, the API's single and bulk routes and 
 
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.compliance.services import audit_record
+from apps.compliance.services import audit_denied, audit_record
 from apps.core import request_context
 from apps.core.errors import ConflictError
 from apps.core.ids import parse_id
 from apps.recipes.models import RecipeVersion
 from apps.recipes.selectors import dataset_recipe_version
-from apps.tenancy.permissions import require_scope
 
+from .layers import may_use_annotations
 from .models import Annotation, AnnotationRevision
 from .selectors import SNAPSHOT_FIELDS, snapshot
 from .validation import AnnotationInputError, SpecIndex, validate_annotation
@@ -79,13 +79,16 @@ def _revision(org_id, annotation: Annotation, action: str, actor, data: dict, ch
 
 
 def annotations_change(*, org, actor, item, create=(), update=(), delete=(), keyed: bool = True,
-                       source_default: str | None = None) -> ChangeSet:
+                       source_default: str | None = None, layer: int | None = None) -> ChangeSet:
     """Applies creates, updates and deletes to one item's annotations, all or nothing.
 
     `update` and `delete` entries carry `id` and the `version` they read. Errors are keyed
     "create.2.geometry.exterior" (or without the "create.2." prefix when `keyed` is False, for single writes).
     """
-    require_scope(org=org, actor=actor, scope="annotation.change", obj=item.dataset)
+    if not may_use_annotations(org=org, actor=actor, item=item, layer=layer, write=True):
+        audit_denied(org=org, actor=actor, reason="missing scope annotation.change",
+                     metadata={"scope": "annotation.change", "item_id": item.pk, "layer": layer})
+        raise PermissionDenied("Your role does not allow annotation.change.")
     create, update, delete = list(create or []), list(update or []), list(delete or [])
     if len(create) + len(update) + len(delete) > MAX_CHANGES_PER_REQUEST:
         raise ValidationError({"non_field_errors": f"At most {MAX_CHANGES_PER_REQUEST} changes per request."})
@@ -134,7 +137,7 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
     result = ChangeSet()
     with transaction.atomic():
         current = {a.pk: a for a in Annotation.objects.for_org(org).select_for_update().filter(
-            item=item, pk__in=list(ids)).select_related("recipe_version")}
+            item=item, layer=layer, pk__in=list(ids)).select_related("recipe_version")}
         conflicts = []
         for pk, (kind, i, expected, _raw) in ids.items():
             annotation = current.get(pk)
@@ -169,7 +172,7 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
                 changed_rows.append(checked)
         if errors:
             raise ValidationError(errors)
-        existing = Annotation.objects.for_org(org).filter(item=item).count() - sum(
+        existing = Annotation.objects.for_org(org).filter(item=item, layer=layer).count() - sum(
             1 for kind, *_ in ids.values() if kind == "delete")
         if existing + len(new_rows) > MAX_ANNOTATIONS_PER_ITEM_FRAME:
             raise ValidationError({"create": f"An item holds at most {MAX_ANNOTATIONS_PER_ITEM_FRAME} annotations."})
@@ -178,7 +181,7 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
         for version, clean in new_rows:
             result.created.append(Annotation(
                 organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id, recipe_version=version,
-                created_by=actor, updated_by=actor, created_at=now, updated_at=now, **clean,
+                layer=layer, created_by=actor, updated_by=actor, created_at=now, updated_at=now, **clean,
             ))
         Annotation.objects.bulk_create(result.created)
         for annotation in result.created:
@@ -215,18 +218,69 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
         if revisions:
             audit_record(
                 org=org, actor=actor, action="annotations.changed", target=item,
-                metadata={"dataset_id": item.dataset_id, "created": [a.pk for a in result.created],
+                metadata={"dataset_id": item.dataset_id, "layer": layer, "created": [a.pk for a in result.created],
                           "updated": [a.pk for a, *_ in changed_rows], "deleted": result.deleted},
             )
     return result
 
 
 def annotation_update(*, org, actor, annotation: Annotation, changes: dict) -> Annotation:
-    changeset = annotations_change(org=org, actor=actor, item=annotation.item,
+    changeset = annotations_change(org=org, actor=actor, item=annotation.item, layer=annotation.layer,
                                    update=[{**changes, "id": annotation.pk}], keyed=False)
     return changeset.updated[0]
 
 
 def annotation_delete(*, org, actor, annotation: Annotation, version) -> None:
-    annotations_change(org=org, actor=actor, item=annotation.item, delete=[{"id": annotation.pk, "version": version}],
-                       keyed=False)
+    annotations_change(org=org, actor=actor, item=annotation.item, layer=annotation.layer,
+                       delete=[{"id": annotation.pk, "version": version}], keyed=False)
+
+
+def annotations_promote_layer(*, org, actor, item, layer: int, reason: str) -> int:
+    """Makes one layer's work the item's shared annotations: the shared human annotations are replaced (each
+    change with its revision), model suggestions nobody accepted are left where they were. The caller (the work
+    flow that approved the layer) has authorised it. Returns how many annotations were promoted."""
+    now = timezone.now()
+    with transaction.atomic():
+        shared = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer__isnull=True)
+                      .exclude(review_state="proposed"))
+        promoted = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer=layer)
+                        .exclude(review_state="proposed"))
+        revisions = []
+        for annotation in shared:
+            annotation.version += 1
+            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
+                                       snapshot(annotation), [], now))
+        Annotation.objects.for_org(org).filter(pk__in=[a.pk for a in shared]).delete()
+        for annotation in promoted:
+            annotation.layer = None
+            annotation.version += 1
+            annotation.updated_by, annotation.updated_at = actor, now
+            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.UPDATED, actor,
+                                       snapshot(annotation), ["layer"], now))
+        Annotation.objects.bulk_update(promoted, ["layer", "version", "updated_by", "updated_at"])
+        AnnotationRevision.objects.bulk_create(revisions)
+        audit_record(org=org, actor=actor, action="annotations.promoted", target=item,
+                     metadata={"dataset_id": item.dataset_id, "layer": layer, "reason": reason,
+                               "replaced": [a.pk for a in shared], "promoted": [a.pk for a in promoted]})
+    return len(promoted)
+
+
+def annotations_discard_layer(*, org, actor, item, layer: int, reason: str) -> int:
+    """Deletes a layer's annotations (each with its revision): a unit's unfinished draft when the unit goes to
+    someone else, so the next person starts clean. The caller has authorised it. Returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        drafts = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer=layer))
+        if not drafts:
+            return 0
+        revisions = []
+        for annotation in drafts:
+            annotation.version += 1
+            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
+                                       snapshot(annotation), [], now))
+        Annotation.objects.for_org(org).filter(pk__in=[a.pk for a in drafts]).delete()
+        AnnotationRevision.objects.bulk_create(revisions)
+        audit_record(org=org, actor=actor, action="annotations.draft_discarded", target=item,
+                     metadata={"dataset_id": item.dataset_id, "layer": layer, "reason": reason,
+                               "deleted": [a.pk for a in drafts]})
+    return len(drafts)

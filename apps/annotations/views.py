@@ -39,6 +39,17 @@ def _tools(spec: dict, may_edit: bool) -> list[dict]:
             if needs is None or (may_edit and needs in used)]
 
 
+def editor_context(spec: dict, may_edit: bool) -> dict:
+    """What studio.html needs to lay out the editor for a recipe spec (also the workforce's queue mode)."""
+    return {
+        "tools": _tools(spec, may_edit),
+        "drawn_labels": [label for label in spec["labels"] if set(label["tools"]) - {"classification"}],
+        "has_classification": bool(spec.get("attributes")) or any(
+            "classification" in label["tools"] for label in spec["labels"]),
+        "has_mask": may_edit and any("mask" in label["tools"] for label in spec["labels"]),
+    }
+
+
 def _record_opened(*, org, actor, item) -> None:
     # Opening the studio is a read of the item even before its bytes are fetched.
     item_content_read(org=org, actor=actor, item=item, via="studio")
@@ -77,11 +88,7 @@ def studio(request, org_slug, item_id):
     spec = version.spec if version else {"labels": [], "attributes": []}
     context = {
         "item": item,
-        "tools": _tools(spec, may_edit),
-        "drawn_labels": [label for label in spec["labels"] if set(label["tools"]) - {"classification"}],
-        "has_classification": bool(spec.get("attributes")) or any(
-            "classification" in label["tools"] for label in spec["labels"]),
-        "has_mask": may_edit and any("mask" in label["tools"] for label in spec["labels"]),
+        **editor_context(spec, may_edit),
         "dataset": item.dataset,
         "recipe_version": version,
         "next_item": following,

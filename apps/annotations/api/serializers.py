@@ -7,7 +7,7 @@ class AnnotationOutput(serializers.ModelSerializer):
     class Meta:
         model = Annotation
         fields = ["id", "item", "recipe_version", "type", "label", "attributes", "geometry", "z_order", "frame",
-                  "source", "review_state", "confidence", "version", "created_by", "created_at", "updated_by",
+                  "layer", "source", "review_state", "confidence", "version", "created_by", "created_at", "updated_by",
                   "updated_at"]
         read_only_fields = fields
 
@@ -27,6 +27,8 @@ class AnnotationInput(serializers.Serializer):
 
 
 class AnnotationChangeInput(serializers.Serializer):
+    layer = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                     help_text="A unit of work's private layer; the shared annotations when absent.")
     create = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     update = serializers.ListField(child=serializers.JSONField(), required=False, default=list,
                                    help_text="Each names id and the version it read, then the fields to change.")

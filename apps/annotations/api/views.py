@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.annotations import selectors, services
-from apps.annotations.access import access_annotation
+from apps.annotations.access import access_annotation, access_item_annotations
 from apps.annotations.models import Annotation
 from apps.core.api.base import OrgApiView
 from apps.core.api.parsers import SafeJSONParser
@@ -19,6 +19,9 @@ from .serializers import (
     AnnotationRevisionOutput,
 )
 
+LAYER = OpenApiParameter("layer", int, description="A unit of work's private layer; the shared annotations when "
+                                                 "absent.")
+
 
 def _expected_version(request) -> int | None:
     """The version a write is based on: the body's `version`, or an If-Match: "<version>" header."""
@@ -26,6 +29,16 @@ def _expected_version(request) -> int | None:
     if header.isdigit():
         return int(header)
     return None
+
+
+def _layer_param(raw) -> int | None:
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    raise ValidationError({"layer": "A layer is the id of a unit of work."})
 
 
 def _frame_param(request) -> int | None:
@@ -46,17 +59,19 @@ class ItemAnnotationsApi(OrgApiView):
     parser_classes = [SafeJSONParser]
     required_scopes = {"GET": "org.view", "POST": "org.view"}
 
-    @extend_schema(parameters=[OpenApiParameter("frame", int)], responses=AnnotationOutput(many=True))
+    @extend_schema(parameters=[OpenApiParameter("frame", int), LAYER], responses=AnnotationOutput(many=True))
     def get(self, request, pk):
-        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.view")
-        annotations = selectors.annotation_list(org=request.org, item=item, frame=_frame_param(request))
+        layer = _layer_param(request.query_params.get("layer"))
+        item = access_item_annotations(org=request.org, actor=request.user, item_id=pk, layer=layer)
+        annotations = selectors.annotation_list(org=request.org, item=item, frame=_frame_param(request), layer=layer)
         return Response(AnnotationOutput(annotations, many=True).data)
 
-    @extend_schema(request=AnnotationInput, responses={201: AnnotationOutput})
+    @extend_schema(request=AnnotationInput, parameters=[LAYER], responses={201: AnnotationOutput})
     def post(self, request, pk):
-        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.change")
+        layer = _layer_param(request.query_params.get("layer"))
+        item = access_item_annotations(org=request.org, actor=request.user, item_id=pk, layer=layer, write=True)
         many = isinstance(request.data, list)
-        changeset = services.annotations_change(org=request.org, actor=request.user, item=item,
+        changeset = services.annotations_change(org=request.org, actor=request.user, item=item, layer=layer,
                                                 create=request.data if many else [request.data], keyed=many)
         body = AnnotationOutput(changeset.created, many=True).data
         return Response(body if many else body[0], status=status.HTTP_201_CREATED)
@@ -73,11 +88,13 @@ class ItemAnnotationsChangeApi(OrgApiView):
 
     @extend_schema(request=AnnotationChangeInput, responses=AnnotationChangeOutput)
     def post(self, request, pk):
-        item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.change")
         data = AnnotationChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        changeset = services.annotations_change(org=request.org, actor=request.user, item=item,
-                                                **data.validated_data)
+        values = dict(data.validated_data)
+        layer = _layer_param(values.pop("layer", None))
+        item = access_item_annotations(org=request.org, actor=request.user, item_id=pk, layer=layer, write=True)
+        changeset = services.annotations_change(org=request.org, actor=request.user, item=item, layer=layer,
+                                                **values)
         return Response(AnnotationChangeOutput(changeset).data)
 
 
