@@ -23,6 +23,12 @@ def actor_role(*, org, actor) -> str | None:
     return cache[org_id]
 
 
+def remember_role(*, org, actor, role: str | None) -> None:
+    """Primes the per-request cache with a role read elsewhere in the same request (the token lookup reads the
+    membership in the same query as the token), so actor_role does not ask again."""
+    actor.__dict__.setdefault(_CACHE_ATTR, {})[org_id_of(org)] = role
+
+
 def forget_roles(actor) -> None:
     actor.__dict__.pop(_CACHE_ATTR, None)
 
