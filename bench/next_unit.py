@@ -1,6 +1,7 @@
 """Pull distribution under load: next-unit throughput and latency with many concurrent annotators.
 
     .venv/bin/python bench/next_unit.py [--items 100000] [--annotators 32] [--processes 4] [--seconds 20]
+                                        [--sequential 100] [--db NAME] [--keep]
 
 Seeds a scratch database (see bench/scratch.py) with one organisation, a dataset of N items, a published recipe,
 `--annotators` members with API tokens and a pull task over every item (its units are created set-based, timed).
@@ -15,6 +16,10 @@ Then, for `--seconds`:
     `SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1; UPDATE ...; COMMIT` on an unindexed-but-for-the-queue copy.
 
 Then counts units handed out to two different people (must be 0) from the work log. Prints the ratio (a)/(b).
+
+Before (a), (s) runs the same loop with one annotator, one request at a time: the milliseconds and the queries of one
+`next` and one `submit` without contention (what each request costs). During (a) the database's wait events are
+sampled twice a second, so a queue on one lock shows up by name (`Lock:advisory`, `Lock:transactionid`, ...).
 """
 
 import argparse
@@ -111,6 +116,58 @@ def _annotator(token: str, task_id: int, deadline: float, out: list, errors: lis
         connection.close()
 
 
+def run_sequential(state: dict, pairs: int) -> dict:
+    """One annotator, one request at a time: wall milliseconds per next and per submit, and their queries."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {state['tokens'][0]}", HTTP_HOST="localhost")
+    task_id = state["task_id"]
+
+    def pair() -> tuple[float, float]:
+        started = time.perf_counter()
+        unit = client.post(f"/api/v1/tasks/{task_id}/next/", data="{}", content_type="application/json")
+        leased = time.perf_counter()
+        assert unit.status_code == 200, unit.content[:200]
+        submitted = client.post(f"/api/v1/work-items/{unit.json()['id']}/submit/")
+        assert submitted.status_code == 200, submitted.content[:200]
+        return (leased - started) * 1000, (time.perf_counter() - leased) * 1000
+
+    for _ in range(20):  # warm-up: imports, caches, the token's last_used_at
+        pair()
+    timings = [pair() for _ in range(pairs)]
+    with CaptureQueriesContext(connection) as queries:
+        unit = client.post(f"/api/v1/tasks/{task_id}/next/", data="{}", content_type="application/json")
+        next_queries = len(queries)
+        client.post(f"/api/v1/work-items/{unit.json()['id']}/submit/")
+    return {"next_ms": statistics.median(t[0] for t in timings), "submit_ms": statistics.median(t[1] for t in timings),
+            "next_queries": next_queries, "submit_queries": len(queries) - next_queries}
+
+
+class WaitSampler(threading.Thread):
+    """Counts what the bench database's busy connections wait on, twice a second, until stopped."""
+
+    def __init__(self, db: str):
+        super().__init__(daemon=True)
+        self.db, self.samples, self.counts = db, 0, {}
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            while not self.stopped.wait(0.5):
+                rows = conn.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU (running)'), count(*)"
+                    " FROM pg_stat_activity WHERE datname = %s AND state = 'active' GROUP BY 1", [self.db]).fetchall()
+                self.samples += 1
+                for event, n in rows:
+                    self.counts[event] = self.counts.get(event, 0) + n
+
+    def summary(self) -> str:
+        top = sorted(self.counts.items(), key=lambda kv: -kv[1])[:4]
+        return ", ".join(f"{event} {n / max(self.samples, 1):.1f}" for event, n in top) or "none"
+
+
 def _process(tokens: list[str], task_id: int, seconds: float, start_at: float, queue) -> None:
     from django.db import connections
 
@@ -204,6 +261,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=32)
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--sequential", type=int, default=100, help="pairs in the sequential run (s)")
     parser.add_argument("--db", default="dlsaas_bench_next")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -215,7 +273,16 @@ def main() -> None:
         scratch.setup_django(app_url, API_THROTTLE_USER="100000000/minute")
         state = seed(args.items, args.annotators)
 
+        sequential = run_sequential(state, args.sequential)
+        print(f"(s) sequential, one annotator, {args.sequential} pairs: next {sequential['next_ms']:.1f} ms "
+              f"({sequential['next_queries']} queries), submit {sequential['submit_ms']:.1f} ms "
+              f"({sequential['submit_queries']} queries), medians")
+
+        sampler = WaitSampler(args.db)
+        sampler.start()
         latencies, errors, seconds = run_api(state, args.processes, args.seconds)
+        sampler.stopped.set()
+        sampler.join()
         if errors:
             print("errors:", *errors[:5], sep="\n  ")
         api_rate = len(latencies) / seconds
@@ -228,13 +295,14 @@ def main() -> None:
               f"{len(latencies):,} leases = {api_rate:,.0f} leases/s (each followed by a submit); next-unit latency "
               f"median {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms; "
               f"units handed out twice: {doubles}")
+        print(f"    database connections of (a), mean per sample: {sampler.summary()}")
 
         raw_leases, raw_latencies = run_raw(app_url, args.items, args.annotators, args.seconds)
         raw_rate = raw_leases / args.seconds
         print(f"(b) bare SKIP LOCKED loop, {args.annotators} connections, {args.seconds:.0f}s: {raw_leases:,} leases = "
               f"{raw_rate:,.0f} leases/s; latency median {statistics.median(raw_latencies):.2f} ms, "
               f"p99 {percentile(raw_latencies, 0.99):.2f} ms")
-        print(f"ratio (a)/(b): {api_rate / raw_rate:.2f} of the bare loop's rate")
+        print(f"ratio (a)/(b): {api_rate / raw_rate:.3f} of the bare loop's rate")
         print(f"load average at end: {os.getloadavg()}")
     finally:
         if not args.keep:

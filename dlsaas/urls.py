@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("apps.datasets.urls")),
     path("", include("apps.recipes.urls")),
     path("", include("apps.annotations.urls")),
+    path("", include("apps.workforce.urls")),
 ]
 
 handler400 = "apps.core.views.bad_request"

@@ -10,6 +10,7 @@ TOPIC_SCOPES = {
     "annotation-imports": "annotation.change",
     "recipes": "recipe.manage",
     "dataset_versions": "item.view",
+    "tasks": "task.view",
 }
 
 

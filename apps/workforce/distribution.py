@@ -6,12 +6,14 @@ concurrent pulls each take a different row without waiting on each other, and th
 slots of one item for the same person. Such a refusal is retried, never served.
 """
 
+from contextlib import nullcontext
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from .events import unit_changed
 from .models import Task, TaskMember, WorkEvent, WorkItem
 
 PULL_RETRIES = 5
@@ -41,38 +43,137 @@ def _candidates(task: Task, user, stage: str):
             .exclude(Exists(same_item_mine.exclude(pk=OuterRef("pk")))))
 
 
-def pull_next(*, task: Task, user, stage: str, member: TaskMember) -> tuple[WorkItem | None, bool]:
+def pull_next(*, task: Task, user, stage: str, member: TaskMember | None = None) -> tuple[WorkItem | None, bool]:
     """(unit, resumed): the caller's current lease, their rejected work to fix, or the next queued unit."""
     now = timezone.now()
     for _attempt in range(PULL_RETRIES):
         try:
-            with transaction.atomic():
-                current = _current_lease(task, user)
-                if current is not None and current.lease_expires_at > now:
-                    current.lease_expires_at = now + timedelta(seconds=task.lease_seconds)
-                    current.save(update_fields=["lease_expires_at"])
-                    WorkEvent.objects.bulk_create([_event(current, user, WorkEvent.Kind.RESUMED)])
-                    return current, True
-                if current is not None:  # expired but not yet swept: give it back first
-                    _release(current, user, WorkEvent.Kind.EXPIRED, now)
-                unit = _rework(task, user, stage) or (
-                    _candidates(task, user, stage).select_for_update(skip_locked=True, of=("self",))
-                    .order_by("-priority", "due_at", "id").first()
-                )
-                if unit is None:
-                    return None, False
-                unit.state = WorkItem.State.LEASED
-                unit.assignee = user
-                unit.leased_at = now
-                unit.lease_expires_at = now + timedelta(seconds=task.lease_seconds)
-                unit.attempts += 1
-                unit.version += 1
-                unit.save(update_fields=["state", "assignee", "leased_at", "lease_expires_at", "attempts", "version"])
-                WorkEvent.objects.bulk_create([_event(unit, user, WorkEvent.Kind.LEASED)])
-                return WorkItem.objects.select_related("item").get(pk=unit.pk), False
+            if connection.vendor == "postgresql":
+                busy, unit = _lease_in_one_statement(task, user, stage, now)
+                if not busy:
+                    return unit, False
+            return _pull_step(task, user, stage, now)
         except IntegrityError:
             continue  # a concurrent pull of the same person won; look again
     return None, False
+
+
+# The common case in one round trip: the caller holds no lease and has no rejected work to fix (`busy`), so the
+# next queued unit is locked (SKIP LOCKED), leased and logged by one statement, atomic on its own. When the caller
+# is busy the statement changes nothing and _pull_step resumes, releases or hands back their work. The candidate
+# rule is _candidates' in SQL; the constraints of models.py still refuse what a race could produce.
+_LEASE_SQL = """
+WITH busy AS MATERIALIZED (
+    SELECT EXISTS (
+        SELECT 1 FROM workforce_workitem m
+        WHERE m.organization_id = %(org)s AND m.task_id = %(task)s AND m.assignee_id = %(user)s
+          AND (m.state = 'leased' OR (m.state = 'rejected' AND m.stage = 'annotate' AND %(stage)s = 'annotate'))
+    ) AS busy
+),
+candidate AS (
+    SELECT w.id FROM workforce_workitem w
+    WHERE w.organization_id = %(org)s AND w.task_id = %(task)s AND w.stage = %(stage)s AND w.state = 'queued'
+      AND (w.assignee_id IS NULL OR w.assignee_id = %(user)s)
+      AND NOT (SELECT busy FROM busy)
+      AND {stage_rule}
+    ORDER BY w.priority DESC, w.due_at ASC, w.id ASC
+    LIMIT 1
+    FOR UPDATE OF w SKIP LOCKED
+),
+leased AS (
+    UPDATE workforce_workitem u
+    SET state = 'leased', assignee_id = %(user)s, leased_at = %(now)s, lease_expires_at = %(expires)s,
+        attempts = u.attempts + 1, version = u.version + 1
+    FROM candidate WHERE u.id = candidate.id
+    RETURNING {returning}
+),
+logged AS (
+    INSERT INTO workforce_workevent (organization_id, task_id, work_item_id, actor_id, kind, at, active_seconds,
+                                     wall_seconds, data)
+    SELECT organization_id, task_id, id, %(user)s, 'leased', %(now)s, 0, 0, '{{}}'::jsonb FROM leased
+)
+SELECT busy.busy, i.name, leased.* FROM busy LEFT JOIN leased ON true LEFT JOIN datasets_item i ON i.id = leased.item_id
+"""
+_STAGE_RULES = {
+    # Consensus: never a second slot of an item this person already has.
+    WorkItem.Stage.ANNOTATE: """NOT EXISTS (
+        SELECT 1 FROM workforce_workitem o
+        WHERE o.organization_id = w.organization_id AND o.task_id = w.task_id AND o.item_id = w.item_id
+          AND o.stage = w.stage AND o.assignee_id = %(user)s AND o.id <> w.id)""",
+    # A reviewer never reviews their own work (also a CHECK constraint).
+    WorkItem.Stage.REVIEW: "(w.annotator_id IS NULL OR w.annotator_id <> %(user)s)",
+}
+_lease_sql_cache: dict[str, str] = {}
+
+
+def _lease_sql(stage: str) -> str:
+    if stage not in _lease_sql_cache:
+        returning = ", ".join(f"u.{f.column}" for f in WorkItem._meta.concrete_fields)
+        _lease_sql_cache[stage] = _LEASE_SQL.format(stage_rule=_STAGE_RULES[stage], returning=returning)
+    return _lease_sql_cache[stage]
+
+
+def _unit_from_row(row) -> WorkItem:
+    """A WorkItem from its columns in concrete-field order, with the conversions the ORM would apply (JSON etc.)."""
+    fields = WorkItem._meta.concrete_fields
+    values = list(row)
+    for i, field in enumerate(fields):
+        col = field.cached_col
+        for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            values[i] = convert(values[i], col, connection)
+    return WorkItem.from_db(connection.alias, [f.attname for f in fields], values)
+
+
+def _lease_in_one_statement(task: Task, user, stage: str, now) -> tuple[bool, WorkItem | None]:
+    """(busy, unit): leases the next queued unit unless the caller is busy; unit is None when nothing is left."""
+    from apps.datasets.models import Item
+
+    params = {"org": task.organization_id, "task": task.pk, "user": user.pk, "stage": stage, "now": now,
+              "expires": now + timedelta(seconds=task.lease_seconds)}
+    # Inside a transaction a failed statement must not poison it: give the retry a savepoint to roll back to.
+    # Outside one (a request), the statement is its own transaction.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(_lease_sql(stage), params)
+        busy, item_name, *row = cursor.fetchone()
+    if busy or row[0] is None:
+        return busy, None
+    unit = _unit_from_row(row)
+    item = Item.from_db(connection.alias, ["id", "name"], [unit.item_id, item_name])  # what the answer shows
+    WorkItem.item.field.set_cached_value(unit, item)
+    WorkItem.task.field.set_cached_value(unit, task)
+    return False, unit
+
+
+def _pull_step(task: Task, user, stage: str, now) -> tuple[WorkItem | None, bool]:
+    """The general case, statement by statement: resume a live lease, release an expired one, rework, next."""
+    with transaction.atomic():
+        current = _current_lease(task, user)
+        if current is not None:
+            WorkItem.task.field.set_cached_value(current, task)
+        if current is not None and current.lease_expires_at > now:
+            current.lease_expires_at = now + timedelta(seconds=task.lease_seconds)
+            current.save(update_fields=["lease_expires_at"])
+            WorkEvent.objects.bulk_create([_event(current, user, WorkEvent.Kind.RESUMED)])
+            return current, True
+        if current is not None:  # expired but not yet swept: give it back first
+            _release(current, user, WorkEvent.Kind.EXPIRED, now)
+        unit = _rework(task, user, stage) or (
+            _candidates(task, user, stage).select_for_update(skip_locked=True, of=("self",))
+            .order_by("-priority", "due_at", "id").first()
+        )
+        if unit is None:
+            return None, False
+        unit.state = WorkItem.State.LEASED
+        unit.assignee = user
+        unit.leased_at = now
+        unit.lease_expires_at = now + timedelta(seconds=task.lease_seconds)
+        unit.attempts += 1
+        unit.version += 1
+        unit.save(update_fields=["state", "assignee", "leased_at", "lease_expires_at", "attempts", "version"])
+        WorkEvent.objects.bulk_create([_event(unit, user, WorkEvent.Kind.LEASED)])
+        leased = WorkItem.objects.select_related("item").get(pk=unit.pk)
+        WorkItem.task.field.set_cached_value(leased, task)
+        return leased, False
 
 
 def _rework(task: Task, user, stage: str) -> WorkItem | None:
@@ -94,6 +195,11 @@ def _release(unit: WorkItem, actor, kind: str, now) -> None:
     unit.save(update_fields=["state", "assignee", "lease_expires_at", "version"])
     WorkEvent.objects.bulk_create([_event(unit, actor, kind, wall_seconds=(now - unit.leased_at).total_seconds()
                                           if unit.leased_at else 0)])
+    if unit.assignee_id is None and unit.stage == WorkItem.Stage.ANNOTATE:
+        from .routing import discard_draft
+
+        discard_draft(unit, actor, reason="lease expired")  # whoever takes it next starts clean
+    unit_changed(unit)
 
 
 def expire_leases(*, org_id: int, limit: int = EXPIRE_BATCH) -> int:

@@ -30,9 +30,12 @@ class Task(TenantOwnedModel):
     recipe_version = models.ForeignKey("recipes.RecipeVersion", on_delete=models.PROTECT, related_name="+")
     query = models.JSONField(default=dict, blank=True, help_text="The item filter (query language).")
     live = models.BooleanField(default=False, help_text="New items that match the query join the task.")
+    live_cursor = models.BigIntegerField(default=0, help_text="Items up to this id have been considered (live).")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     distribution = models.CharField(max_length=8, choices=Distribution.choices, default=Distribution.PULL)
     consensus = models.PositiveSmallIntegerField(default=1, help_text="Distinct annotators per item.")
+    consensus_threshold = models.FloatField(default=0.8, help_text="Agreement at or above which an item's "
+                                                                   "consensus work is merged without review.")
     review_ratio = models.FloatField(default=0.0, help_text="Share of submitted units sampled for review.")
     honeypot_rate = models.FloatField(default=0.0, help_text="Share of served units that are gold items.")
     qualification = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
@@ -160,6 +163,12 @@ class WorkItem(TenantOwnedModel):
     def __str__(self) -> str:
         return f"{self.stage} {self.item_id} #{self.slot} ({self.state})"
 
+    @property
+    def layer_id(self) -> int | None:
+        """The annotation layer this unit works in: its own for an annotate unit (kept apart until promoted to the
+        item's shared annotations), the reviewed unit's for a review unit."""
+        return self.pk if self.stage == self.Stage.ANNOTATE else self.reviews_id
+
 
 class WorkEvent(TenantOwnedModel):
     """Append-only log of every transition and heartbeat: what quality and performance are computed from."""
@@ -228,3 +237,76 @@ class ReviewComment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.text[:50]
+
+
+class GoldItem(TenantOwnedModel):
+    """An item of a task with known right answers, mixed into the queue at the task's honeypot rate. `truth` is a
+    snapshot of the reference annotations taken when the item was marked, so later edits cannot move the goal."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="gold_items")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    truth = models.JSONField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "item"], name="golditem_unique")]
+
+    def __str__(self) -> str:
+        return f"gold {self.item_id} in {self.task_id}"
+
+
+class GoldScore(TenantOwnedModel):
+    """How one submitted gold unit compared with the truth."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    work_item = models.OneToOneField(WorkItem, on_delete=models.CASCADE, related_name="gold_score")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    details = models.JSONField(default=dict)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "task", "user"], name="goldscore_org_task_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.score:.2f}"
+
+
+class ConsensusResult(TenantOwnedModel):
+    """The agreement of an item's consensus slots once all were submitted, and what became of it."""
+
+    class Outcome(models.TextChoices):
+        MERGED = "merged", "Merged automatically"
+        REVIEW = "review", "Sent to review (low agreement)"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    pairs = models.JSONField(default=list, help_text="[{a, b, score}] per pair of units.")
+    chosen = models.ForeignKey(WorkItem, on_delete=models.SET_NULL, null=True, related_name="+",
+                               help_text="The unit whose work agrees most with the others.")
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "item"], name="consensusresult_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.score:.2f} {self.outcome}"
+
+
+class Qualification(TenantOwnedModel):
+    """A person's result on a training task: passing opens the tasks that require it."""
+
+    training_task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    passed = models.BooleanField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["training_task", "user"], name="qualification_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'passed' if self.passed else 'failed'} {self.training_task_id}"

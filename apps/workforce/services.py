@@ -4,11 +4,11 @@ Every transition locks the unit, checks who may make it from which state, append
 client sent an Idempotency-Key, stores the answer with the change so a replay gets the same answer.
 """
 
-import random
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.compliance.services import audit_record
@@ -17,6 +17,8 @@ from apps.datasets.query import compile_filter
 from apps.datasets.selectors import item_list
 from apps.tenancy.permissions import require_scope
 
+from . import events as events_
+from . import routing
 from .distribution import _event
 from .models import IdempotentReply, ReviewComment, Task, TaskMember, WorkEvent, WorkItem
 
@@ -37,6 +39,8 @@ def task_create(*, org, actor, dataset, recipe_version, name: str, members=(), *
     condition = compile_filter(query)  # raises QueryError naming the bad path
     task = Task(organization_id=org.pk, dataset=dataset, recipe_version=recipe_version, name=(name or "").strip(),
                 created_by=actor, **settings_)
+    if task.live:  # later items join through live.sync_live_task; these are the ones seen now
+        task.live_cursor = item_list(dataset=dataset).aggregate(top=Max("id"))["top"] or 0
     task.full_clean(exclude=["organization", "created_by", "dataset", "recipe_version", "qualification"],
                     validate_unique=False, validate_constraints=False)
     try:
@@ -118,6 +122,7 @@ def task_member_add(*, org, actor, task: Task, user_id: int, role: str, weight: 
             defaults={"organization_id": org.pk, "weight": weight, "status": TaskMember.Status.ACTIVE})
         audit_record(org=org, actor=actor, action="task.member_added", target=task,
                      metadata={"user_id": user.pk, "role": role, "weight": weight})
+        events_.task_changed(task, event="task.members_changed")
     return member
 
 
@@ -131,13 +136,18 @@ def task_set_status(*, org, actor, task: Task, status: str) -> Task:
         task.save(update_fields=["status", "updated_at"])
         audit_record(org=org, actor=actor, action="task.status_changed", target=task, before={"status": before},
                      after={"status": status})
+        events_.task_changed(task)
     return task
 
 
 # --- the unit state machine -----------------------------------------------------------------------------------
 
 def _locked(unit: WorkItem) -> WorkItem:
-    return WorkItem.objects.for_org(unit.organization_id).select_for_update().select_related("task").get(pk=unit.pk)
+    # Locks the unit's row only (`of`): a plain FOR UPDATE over the join would also lock the task's row and so queue
+    # every submit of a task behind one another. The task, item and organisation come in the same query, for the
+    # routing after the transition and for the answer.
+    return (WorkItem.objects.for_org(unit.organization_id).select_for_update(of=("self",))
+            .select_related("task", "item", "organization").get(pk=unit.pk))
 
 
 def _check_holder(unit: WorkItem, actor, now) -> None:
@@ -186,7 +196,6 @@ def work_item_submit(*, org, actor, unit: WorkItem, idempotency_key: str | None 
     with transaction.atomic():
         unit = _locked(unit)
         _check_holder(unit, actor, now)
-        task = unit.task
         wall = (now - unit.leased_at).total_seconds() if unit.leased_at else 0
         unit.submitted_at = now
         unit.lease_expires_at = None
@@ -194,15 +203,14 @@ def work_item_submit(*, org, actor, unit: WorkItem, idempotency_key: str | None 
         events = [_event(unit, actor, WorkEvent.Kind.SUBMITTED, wall_seconds=wall,
                          active_seconds=unit.active_seconds, data={"stage": unit.stage})]
         if unit.stage == WorkItem.Stage.ANNOTATE:
-            if _sampled_for_review(task, unit):
-                unit.state = WorkItem.State.IN_REVIEW
-                _queue_review(unit)
-            else:
-                unit.state = WorkItem.State.DONE
+            unit.state = WorkItem.State.SUBMITTED
+            unit.save(update_fields=["state", "submitted_at", "lease_expires_at", "version"])
+            routing.after_submit(unit=unit, actor=actor)
         else:
             raise ValidationError({"decision": "A review unit is finished with approve or reject."})
         unit.save(update_fields=["state", "submitted_at", "lease_expires_at", "version"])
         WorkEvent.objects.bulk_create(events)
+        events_.unit_changed(unit)
         body = render(unit)
         try:
             with transaction.atomic():
@@ -210,25 +218,6 @@ def work_item_submit(*, org, actor, unit: WorkItem, idempotency_key: str | None 
         except IntegrityError:  # the same key raced in from a second request: its answer stands
             raise ConflictError("This request is already being processed.") from None
     return 200, body
-
-
-def _sampled_for_review(task: Task, unit: WorkItem) -> bool:
-    if WorkEvent.objects.filter(work_item=unit, kind=WorkEvent.Kind.REJECTED).exists():
-        return True  # fixed work is always re-reviewed
-    return task.review_ratio > 0 and random.random() < task.review_ratio  # noqa: S311 - sampling, not secrets
-
-
-def _queue_review(unit: WorkItem) -> None:
-    review, created = WorkItem.objects.get_or_create(
-        organization_id=unit.organization_id, task_id=unit.task_id, item_id=unit.item_id,
-        stage=WorkItem.Stage.REVIEW, slot=unit.slot,
-        defaults={"annotator_id": unit.assignee_id, "reviews": unit, "priority": unit.priority + 1,
-                  "due_at": unit.due_at},
-    )
-    if not created:  # re-review after a fix: the same review unit goes back to the queue
-        review.state, review.assignee, review.lease_expires_at = WorkItem.State.QUEUED, None, None
-        review.version += 1
-        review.save(update_fields=["state", "assignee", "lease_expires_at", "version"])
 
 
 def review_decide(*, org, actor, unit: WorkItem, approve: bool, comments: list[dict] | None = None,
@@ -252,9 +241,7 @@ def review_decide(*, org, actor, unit: WorkItem, approve: bool, comments: list[d
         unit.version += 1
         unit.save(update_fields=["state", "submitted_at", "lease_expires_at", "version"])
         kind = WorkEvent.Kind.APPROVED if approve else WorkEvent.Kind.REJECTED
-        work.state = WorkItem.State.APPROVED if approve else WorkItem.State.REJECTED
-        work.version += 1
-        work.save(update_fields=["state", "version"])
+        routing.after_review(work=work, actor=actor, approve=approve)
         ReviewComment.objects.bulk_create([
             ReviewComment(organization_id=org.pk, work_item=work, annotation_id=c.get("annotation_id"),
                           author=actor, text=c["text"]) for c in comments
@@ -265,6 +252,8 @@ def review_decide(*, org, actor, unit: WorkItem, approve: bool, comments: list[d
                    data={"reviews": work.pk, "annotator_id": work.assignee_id, "comments": len(comments)}),
             _event(work, actor, kind, data={"review_unit": unit.pk}),
         ])
+        events_.unit_changed(unit)
+        events_.unit_changed(work)
         body = render(unit)
         _remember(org, actor, idempotency_key, scope, 200, body)
     return 200, body
@@ -282,8 +271,11 @@ def work_item_skip(*, org, actor, unit: WorkItem, reason: str) -> WorkItem:
         unit.assignee = None if unit.task.distribution == Task.Distribution.PULL else unit.assignee
         unit.lease_expires_at = None
         unit.priority -= 1  # served after the units nobody skipped
+        if unit.assignee is None and unit.stage == WorkItem.Stage.ANNOTATE:
+            routing.discard_draft(unit, actor, reason="skipped")
         unit.version += 1
         unit.save(update_fields=["state", "assignee", "lease_expires_at", "priority", "version"])
+        events_.unit_changed(unit)
         WorkEvent.objects.bulk_create([_event(unit, actor, WorkEvent.Kind.SKIPPED, data={"reason": reason},
                                               wall_seconds=(now - unit.leased_at).total_seconds()
                                               if unit.leased_at else 0)])
@@ -313,13 +305,12 @@ def work_item_heartbeat(*, org, actor, unit: WorkItem, active_seconds: float) ->
 def task_next(*, org, actor, task: Task, stage: str = WorkItem.Stage.ANNOTATE) -> tuple[WorkItem | None, bool]:
     """Leases the caller's next unit of the task: (unit or None, resumed)."""
     from .distribution import pull_next
-    from .selectors import task_member
+    from .selectors import task_member_has_role
 
     if stage not in WorkItem.Stage.values:
         raise ValidationError({"stage": f"One of {', '.join(WorkItem.Stage.values)}."})
     role = TaskMember.Role.ANNOTATOR if stage == WorkItem.Stage.ANNOTATE else TaskMember.Role.REVIEWER
-    member = task_member(task=task, user=actor, role=role)
-    if member is None:
+    if not task_member_has_role(task=task, user=actor, role=role):
         raise PermissionDenied(f"You are not an active {role} of this task.")
     if task.status != Task.Status.ACTIVE:
         raise ConflictError(f"This task is {task.get_status_display().lower()}: no new work is handed out.")
@@ -328,7 +319,31 @@ def task_next(*, org, actor, task: Task, stage: str = WorkItem.Stage.ANNOTATE) -
             state__in=[WorkItem.State.QUEUED, WorkItem.State.LEASED]).count()
         if done >= task.annotator_cap:
             raise ConflictError(f"You reached this task's limit of {task.annotator_cap} units.")
-    return pull_next(task=task, user=actor, stage=stage, member=member)
+    if stage == WorkItem.Stage.ANNOTATE:
+        if not routing.qualified(task=task, user=actor):
+            raise PermissionDenied("This task requires a qualification: pass its training task first.")
+        routing.serve_gold(task=task, user=actor)
+    unit, resumed = pull_next(task=task, user=actor, stage=stage)
+    if unit is not None and not resumed:
+        events_.unit_changed(unit)
+    return unit, resumed
+
+
+def task_gold_add(*, org, actor, task: Task, item) -> "routing.GoldItem":
+    """Marks an item of the task's dataset as gold, its current shared annotations being the truth."""
+    from apps.annotations.selectors import layer_contents
+
+    require_scope(org=org, actor=actor, scope="task.manage")
+    if item.dataset_id != task.dataset_id:
+        raise ValidationError({"item_id": "The item is not in this task's dataset."})
+    truth = layer_contents(org=org, item=item, layer=None)
+    if not truth:
+        raise ValidationError({"item_id": "Annotate the item first: its annotations become the right answer."})
+    with transaction.atomic():
+        gold = routing.gold_mark(task=task, item=item, truth=truth, actor=actor)
+        audit_record(org=org, actor=actor, action="task.gold_added", target=task,
+                     metadata={"item_id": item.pk, "annotations": len(truth)})
+    return gold
 
 
 def task_member_remove(*, org, actor, task: Task, user_id: int) -> int:
@@ -347,6 +362,7 @@ def task_member_remove(*, org, actor, task: Task, user_id: int) -> int:
             push_assign(task=task)
         audit_record(org=org, actor=actor, action="task.member_removed", target=task,
                      metadata={"user_id": user.pk, "units_released": released})
+        events_.task_changed(task, event="task.members_changed")
     return released
 
 
@@ -366,6 +382,8 @@ def work_item_reassign(*, org, actor, unit: WorkItem, user_id: int | None) -> Wo
         if user is not None and unit.stage == WorkItem.Stage.REVIEW and user.pk == unit.annotator_id:
             raise ValidationError({"user_id": "Nobody reviews their own work."})
         previous, to_user_id = unit.assignee_id, getattr(user, "pk", None)
+        if previous != to_user_id and unit.stage == WorkItem.Stage.ANNOTATE:
+            routing.discard_draft(unit, actor, reason="reassigned")
         unit.state = WorkItem.State.QUEUED
         unit.assignee = user
         unit.lease_expires_at = None
@@ -378,4 +396,42 @@ def work_item_reassign(*, org, actor, unit: WorkItem, user_id: int | None) -> Wo
         moved = {"from_user_id": previous, "to_user_id": to_user_id}
         WorkEvent.objects.bulk_create([_event(unit, actor, WorkEvent.Kind.REASSIGNED, data=moved)])
         audit_record(org=org, actor=actor, action="work_item.reassigned", target=unit, metadata=moved)
+        events_.unit_changed(unit)
     return unit
+
+
+def task_items_add(*, org, actor, task: Task, filter: dict) -> int:
+    """Adds the dataset's items matching `filter` to the task (those already in it are left as they are)."""
+    require_scope(org=org, actor=actor, scope="task.manage")
+    condition = compile_filter(filter)
+    items = item_list(dataset=task.dataset).filter(condition)
+    with transaction.atomic():
+        added = _create_units(task=task, items=items)
+        added += WorkItem.objects.for_org(org).filter(  # items taken out earlier come back
+            task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.CANCELLED, is_gold=False,
+            item_id__in=items.values("id")).update(state=WorkItem.State.QUEUED, assignee=None)
+        audit_record(org=org, actor=actor, action="task.items_added", target=task,
+                     metadata={"filter": filter, "units": added})
+        events_.task_changed(task)
+    return added
+
+
+def task_items_remove(*, org, actor, task: Task, item_ids: list[int]) -> int:
+    """Takes items out of the task: their units not yet submitted are cancelled (a held lease ends); finished work
+    stays. Returns how many units were cancelled."""
+    require_scope(org=org, actor=actor, scope="task.manage")
+    now = timezone.now()
+    with transaction.atomic():
+        units = list(WorkItem.objects.for_org(org).select_for_update().filter(
+            task=task, item_id__in=item_ids,
+            state__in=[WorkItem.State.QUEUED, WorkItem.State.LEASED, WorkItem.State.REJECTED]))
+        for unit in units:
+            unit.state, unit.lease_expires_at = WorkItem.State.CANCELLED, None
+            unit.version += 1
+        WorkItem.objects.bulk_update(units, ["state", "lease_expires_at", "version"])
+        WorkEvent.objects.bulk_create([_event(u, actor, WorkEvent.Kind.RELEASED, data={"cancelled": True}, at=now)
+                                       for u in units])
+        audit_record(org=org, actor=actor, action="task.items_removed", target=task,
+                     metadata={"item_ids": item_ids[:1000], "units_cancelled": len(units)})
+        events_.task_changed(task)
+    return len(units)

@@ -5,7 +5,7 @@ import dramatiq
 from apps.core.outbox import enqueue, idempotent
 from apps.core.periodic import every
 
-from . import distribution, selectors
+from . import distribution, live, selectors
 
 LEASE_SWEEP_SECONDS = 30
 
@@ -22,3 +22,21 @@ def expire_work_leases(org_id: int) -> None:
 def sweep_expired_leases() -> None:
     for org_id in selectors.organisations_with_expired_leases():
         enqueue(expire_work_leases, org_id)
+
+
+LIVE_SWEEP_SECONDS = 30
+
+
+@dramatiq.actor(queue_name="default", max_retries=3)
+@idempotent
+def sync_live_task_units(org_id: int, task_id: int) -> None:
+    """New items of a live task's dataset that match its query become units."""
+    task = selectors.task_get(org_id=org_id, task_id=task_id)
+    if task is not None:
+        live.sync_live_task(task=task)
+
+
+@every(LIVE_SWEEP_SECONDS)
+def sweep_live_tasks() -> None:
+    for org_id, task_id in live.live_tasks():
+        enqueue(sync_live_task_units, org_id, task_id)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.workforce.models import Task, TaskMember, WorkItem
+from apps.workforce.models import ReviewComment, Task, TaskMember, WorkItem
 
 
 class TaskOutput(serializers.ModelSerializer):
@@ -37,7 +37,8 @@ class TaskInput(serializers.Serializer):
     recipe_version_id = serializers.IntegerField(min_value=1, required=False,
                                                  help_text="Default: the dataset's recipe, latest version.")
     query = serializers.JSONField(required=False, default=dict)
-    live = serializers.BooleanField(required=False, default=False)
+    live = serializers.BooleanField(required=False, default=False,
+                                    help_text="Items added to the dataset later join when they match the query.")
     distribution = serializers.ChoiceField(choices=Task.Distribution.choices, required=False,
                                            default=Task.Distribution.PULL)
     consensus = serializers.IntegerField(min_value=1, max_value=10, required=False, default=1)
@@ -59,13 +60,26 @@ class NextInput(serializers.Serializer):
 
 
 class WorkItemOutput(serializers.ModelSerializer):
+    """A unit as its worker sees it. Whether it is a gold check is not said (honeypots are indistinguishable);
+    in a training task the feedback after submitting shows how the work compared with the right answer."""
+
     item_name = serializers.CharField(source="item.name", read_only=True)
+    layer = serializers.IntegerField(source="layer_id", read_only=True,
+                                     help_text="The annotation layer to read and write for this unit.")
+    recipe_version = serializers.IntegerField(source="task.recipe_version_id", read_only=True)
+    feedback = serializers.SerializerMethodField()
 
     class Meta:
         model = WorkItem
         fields = ["id", "task", "item", "item_name", "stage", "slot", "state", "assignee", "lease_expires_at",
-                  "attempts", "active_seconds", "version", "submitted_at"]
+                  "attempts", "active_seconds", "version", "submitted_at", "layer", "recipe_version", "feedback"]
         read_only_fields = fields
+
+    def get_feedback(self, unit) -> dict | None:
+        if not (unit.is_gold and unit.task.is_training and unit.state == WorkItem.State.DONE):
+            return None
+        score = getattr(unit, "gold_score", None)
+        return {"score": score.score, "details": score.details} if score else None
 
 
 class SkipInput(serializers.Serializer):
@@ -101,3 +115,24 @@ class TaskMemberOutput(serializers.ModelSerializer):
         model = TaskMember
         fields = ["id", "user", "email", "role", "weight", "status", "added_at"]
         read_only_fields = fields
+
+
+class GoldInput(serializers.Serializer):
+    item_id = serializers.IntegerField(min_value=1, help_text="Its current annotations become the right answer.")
+
+
+class ReviewCommentOutput(serializers.ModelSerializer):
+    author = serializers.EmailField(source="author.email", default=None, read_only=True)
+
+    class Meta:
+        model = ReviewComment
+        fields = ["id", "work_item", "annotation_id", "author", "text", "created_at", "resolved_at"]
+        read_only_fields = fields
+
+
+class TaskItemsInput(serializers.Serializer):
+    filter = serializers.JSONField(help_text="Query-language filter over the task's dataset.")
+
+
+class TaskItemsRemoveInput(serializers.Serializer):
+    item_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=10_000)

@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.core.api.base import OrgApiView
-from apps.datasets.access import access_dataset
+from apps.datasets.access import access_dataset, access_item
 from apps.recipes.access import access_recipe_version
 from apps.recipes.selectors import dataset_recipe_version
 from apps.workforce import selectors, services
@@ -12,14 +12,18 @@ from apps.workforce.access import access_task, access_work_item
 from apps.workforce.models import Task, WorkItem
 
 from .serializers import (
+    GoldInput,
     HeartbeatInput,
     MemberRefInput,
     NextInput,
     ReassignInput,
+    ReviewCommentOutput,
     ReviewInput,
     SkipInput,
     TaskDetailOutput,
     TaskInput,
+    TaskItemsInput,
+    TaskItemsRemoveInput,
     TaskMemberInput,
     TaskMemberOutput,
     TaskOutput,
@@ -223,3 +227,69 @@ class WorkItemReassignApi(OrgApiView):
         unit = services.work_item_reassign(org=request.org, actor=request.user, unit=unit,
                                            user_id=data.validated_data["user_id"])
         return Response(WorkItemOutput(unit).data)
+
+
+class TaskGoldApi(OrgApiView):
+    """Marks an item of the task as gold: served as a honeypot at the task's rate (always, in a training task)."""
+
+    model = Task
+    serializer_class = GoldInput
+    pagination_class = None
+    required_scopes = {"POST": "task.manage"}
+
+    @extend_schema(request=GoldInput, responses={201: None})
+    def post(self, request, pk):
+        task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.manage")
+        data = GoldInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = access_item(org=request.org, actor=request.user, item_id=data.validated_data["item_id"])
+        gold = services.task_gold_add(org=request.org, actor=request.user, task=task, item=item)
+        return Response({"id": gold.pk, "item_id": item.pk, "annotations": len(gold.truth)},
+                        status=status.HTTP_201_CREATED)
+
+
+class WorkItemCommentsApi(OrgApiView):
+    """The review comments on a unit (pinned to annotations where they name one), for its annotator to fix."""
+
+    model = WorkItem
+    serializer_class = ReviewCommentOutput
+    required_scopes = {"GET": "task.work"}
+
+    def get(self, request, pk):
+        unit = access_work_item(org=request.org, actor=request.user, unit_id=pk)
+        page = self.paginate_queryset(selectors.review_comments(unit=unit))
+        return self.get_paginated_response(ReviewCommentOutput(page, many=True).data)
+
+
+class TaskItemsApi(OrgApiView):
+    """Adds the dataset's items matching a filter to the task."""
+
+    model = Task
+    serializer_class = TaskItemsInput
+    pagination_class = None
+    required_scopes = {"POST": "task.manage"}
+
+    @extend_schema(request=TaskItemsInput, responses={200: None})
+    def post(self, request, pk):
+        task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.manage")
+        data = TaskItemsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        added = services.task_items_add(org=request.org, actor=request.user, task=task, **data.validated_data)
+        return Response({"units_added": added})
+
+
+class TaskItemsRemoveApi(OrgApiView):
+    """Takes items out of the task; their unfinished units are cancelled."""
+
+    model = Task
+    serializer_class = TaskItemsRemoveInput
+    pagination_class = None
+    required_scopes = {"POST": "task.manage"}
+
+    @extend_schema(request=TaskItemsRemoveInput, responses={200: None})
+    def post(self, request, pk):
+        task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.manage")
+        data = TaskItemsRemoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        removed = services.task_items_remove(org=request.org, actor=request.user, task=task, **data.validated_data)
+        return Response({"units_cancelled": removed})

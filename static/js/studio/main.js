@@ -1,9 +1,12 @@
 // The annotation studio's entry point: reads what the page passed (json_script "studio-data"), loads the image
 // and the item's annotations in parallel, wires the store, the renderer, the editor, the panels and autosave,
 // binds the toolbar and the keyboard, and preloads the next item (its image and its annotations).
+// In queue mode (a task's queue, data.queue) queue.js first pulls the unit to open, and then drives the unit's
+// layer, its suggestions and comments, submit/skip or approve/reject, and heartbeats.
 
 import { Editor } from "./editor.js";
 import { Panels } from "./panels.js";
+import { Queue } from "./queue.js";
 import { Recipe } from "./recipe.js";
 import { Renderer, perfLog } from "./render.js";
 import { Saver, api, describeObject } from "./saver.js";
@@ -70,10 +73,20 @@ function activatable(target) {
 }
 
 async function boot() {
-  const item = data.item;
+  let item = data.item;
+  const queue = data.queue ? new Queue(data.queue, { announce, statusEl }) : null;
+  if (queue) {
+    const opened = await queue.start();
+    if (!opened) return;
+    item = opened.item;
+    if (!item.content_url) {
+      queue.stop(`${item.name} has no image to annotate: skip it from the API or ask a manager to reassign it.`);
+      return;
+    }
+  }
   const root = document.getElementById("studio-editor");
   if (!root || !data.recipe_version || !item.content_url) return;
-  const canEdit = Boolean(data.can_edit);
+  const canEdit = queue ? queue.canEdit : Boolean(data.can_edit);
   statusEl.dataset.state = "loading";
   statusEl.textContent = "Loading the image and its annotations…";
   const annotationsPromise = api(item.annotations_url).catch(() => null);
@@ -97,8 +110,9 @@ async function boot() {
   const panels = new Panels({ store, recipe, editor, canEdit, describe, announce });
   const saver = canEdit ? new Saver({
     store, recipe, changesUrl: item.changes_url, annotationsUrl: item.annotations_url, status: statusEl, describe,
+    layer: queue ? queue.unit.layer : null,
   }) : null;
-  window.__studio = { store, renderer, editor, saver, panels };
+  window.__studio = { store, renderer, editor, saver, panels, queue };
 
   // --- Wiring ------------------------------------------------------------------------------------
   const hintEl = document.getElementById("tool-hint");
@@ -152,7 +166,7 @@ async function boot() {
   renderer.fit();
 
   // --- Annotations: what was prefetched on the previous item first, then the current list --------------
-  const prefetched = takePrefetched(item.id);
+  const prefetched = queue ? null : takePrefetched(item.id); // prefetched: the shared annotations, not a layer
   if (prefetched) store.load(prefetched);
   const result = await annotationsPromise;
   if (!result || !result.ok) {
@@ -168,6 +182,7 @@ async function boot() {
   panels.showClassification();
   statusEl.dataset.state = canEdit ? "saved" : "readonly";
   statusEl.textContent = canEdit ? "All changes saved" : "Read only: you can look at these annotations but not change them.";
+  if (queue) await queue.attach({ store, renderer, editor, saver, describe });
   editor.ready = true;
   root.dataset.ready = "true";
   const idle = window.requestIdleCallback || ((fn) => window.setTimeout(fn, 300));

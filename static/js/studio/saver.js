@@ -12,8 +12,8 @@ import { contentKey, pickContent } from "./store.js";
 const DEBOUNCE_MS = 1000;
 const RETRY_MS = 5000;
 
-export async function api(url, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
+export async function api(url, { method = "GET", body, headers: extra = {} } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = window.dlsaas.csrfToken();
   const response = await fetch(url, {
@@ -25,8 +25,9 @@ export async function api(url, { method = "GET", body } = {}) {
 }
 
 export class Saver {
-  constructor({ store, recipe, changesUrl, annotationsUrl, status, describe }) {
+  constructor({ store, recipe, changesUrl, annotationsUrl, status, describe, layer = null }) {
     this.store = store;
+    this.layer = layer; // a unit of work's layer (queue mode); null: the item's shared annotations
     this.recipe = recipe;
     this.changesUrl = changesUrl;
     this.annotationsUrl = annotationsUrl;
@@ -38,8 +39,9 @@ export class Saver {
     this.lastProblem = null; // a message that stays until the next successful save
     this.onSaved = null;
     this.onReloaded = null;
+    this.leaving = false; // set when the page moves on on purpose (queue mode: after a skip or a submit)
     window.addEventListener("beforeunload", (event) => {
-      if (this.inFlight || this.store.isDirty()) {
+      if (!this.leaving && (this.inFlight || this.store.isDirty())) {
         event.preventDefault();
         event.returnValue = "";
       }
@@ -111,9 +113,9 @@ export class Saver {
     this.setStatus("saving", "Saving…");
     let result;
     try {
-      result = await api(this.changesUrl, {
-        method: "POST", body: { create: batch.create, update: batch.update, delete: batch.delete },
-      });
+      const body = { create: batch.create, update: batch.update, delete: batch.delete };
+      if (this.layer !== null) body.layer = this.layer;
+      result = await api(this.changesUrl, { method: "POST", body });
     } catch (_) {
       result = null;
     }

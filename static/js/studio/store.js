@@ -103,6 +103,18 @@ export class Store {
     this._emit({ reason: "load", cids: new Set([...before, ...this.objects.keys()]), oldBoxes: new Map() });
   }
 
+  /** Adds objects the server keeps elsewhere (model suggestions of the shared annotations, shown in a unit's
+   * layer): drawn and listed, but not saved unless changed (accepting one creates it in this layer). */
+  addLocal(list) {
+    const cids = new Set();
+    for (const raw of list) {
+      const cid = `p${raw.id}`;
+      this._put(cid, pickContent(raw));
+      cids.add(cid);
+    }
+    this._emit({ reason: "load", cids, oldBoxes: new Map() });
+  }
+
   _put(cid, content) {
     const old = this.objects.get(cid);
     const oldBox = old ? old._box : null;
