@@ -146,34 +146,34 @@ class WorkItemReviewApi(OrgApiView):
         return Response(body, status=code)
 
 
-class WorkItemSkipApi(OrgApiView):
+class _UnitActionApi(OrgApiView):
+    """POST one validated body to one service that acts on the caller's unit and answers with the unit."""
+
     model = WorkItem
     serializer_class = WorkItemOutput
     pagination_class = None
     required_scopes = {"POST": "task.work"}
+    input_class = None
+    unit_service = None  # a services function (org, actor, unit, **input) -> WorkItem, as a staticmethod
 
-    @extend_schema(request=SkipInput, responses=WorkItemOutput)
     def post(self, request, pk):
         unit = access_work_item(org=request.org, actor=request.user, unit_id=pk)
-        data = SkipInput(data=request.data)
+        data = self.input_class(data=request.data)
         data.is_valid(raise_exception=True)
-        unit = services.work_item_skip(org=request.org, actor=request.user, unit=unit, **data.validated_data)
+        unit = self.unit_service(org=request.org, actor=request.user, unit=unit, **data.validated_data)
         return Response(WorkItemOutput(unit).data)
 
 
-class WorkItemHeartbeatApi(OrgApiView):
-    model = WorkItem
-    serializer_class = WorkItemOutput
-    pagination_class = None
-    required_scopes = {"POST": "task.work"}
+@extend_schema(request=SkipInput, responses=WorkItemOutput)
+class WorkItemSkipApi(_UnitActionApi):
+    input_class = SkipInput
+    unit_service = staticmethod(services.work_item_skip)
 
-    @extend_schema(request=HeartbeatInput, responses=WorkItemOutput)
-    def post(self, request, pk):
-        unit = access_work_item(org=request.org, actor=request.user, unit_id=pk)
-        data = HeartbeatInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        unit = services.work_item_heartbeat(org=request.org, actor=request.user, unit=unit, **data.validated_data)
-        return Response(WorkItemOutput(unit).data)
+
+@extend_schema(request=HeartbeatInput, responses=WorkItemOutput)
+class WorkItemHeartbeatApi(_UnitActionApi):
+    input_class = HeartbeatInput
+    unit_service = staticmethod(services.work_item_heartbeat)
 
 
 class TaskMembersApi(OrgApiView):
