@@ -30,7 +30,8 @@ from .models import Annotation, AnnotationType, Source
 
 
 def _annotations_of_item():
-    return Annotation.objects.filter(item_id=OuterRef("pk"))
+    # Scoped to the outer item's organisation (the subquery's for_org), and by row-level security.
+    return Annotation.objects.filter(organization_id=OuterRef("organization_id"), item_id=OuterRef("pk"))
 
 
 class AnnotationColumnFact(Field):
@@ -60,7 +61,7 @@ class AnnotationCountFact(Field):
 
     @staticmethod
     def _count():
-        counted = (Annotation.objects.filter(item_id=OuterRef("pk")).order_by().values("item_id")
+        counted = (_annotations_of_item().order_by().values("item_id")
                    .annotate(n=Count("id")).values("n"))
         return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 

@@ -36,8 +36,8 @@ def _candidates(task: Task, user, stage: str):
         # A reviewer never reviews their own work (also a CHECK constraint).
         return units.filter(state=WorkItem.State.QUEUED).filter(
             Q(assignee__isnull=True) | Q(assignee=user)).exclude(annotator=user)
-    same_item_mine = WorkItem.objects.filter(task_id=task.pk, item_id=OuterRef("item_id"), stage=stage,
-                                             assignee=user)
+    same_item_mine = WorkItem.objects.for_org(task.organization_id).filter(
+        task_id=task.pk, item_id=OuterRef("item_id"), stage=stage, assignee=user)
     return (units.filter(Q(state=WorkItem.State.QUEUED, assignee__isnull=True)
                          | Q(state=WorkItem.State.QUEUED, assignee=user))
             .exclude(Exists(same_item_mine.exclude(pk=OuterRef("pk")))))
@@ -171,7 +171,7 @@ def _pull_step(task: Task, user, stage: str, now) -> tuple[WorkItem | None, bool
         unit.version += 1
         unit.save(update_fields=["state", "assignee", "leased_at", "lease_expires_at", "attempts", "version"])
         WorkEvent.objects.bulk_create([_event(unit, user, WorkEvent.Kind.LEASED)])
-        leased = WorkItem.objects.select_related("item").get(pk=unit.pk)
+        leased = WorkItem.objects.for_org(task.organization_id).select_related("item").get(pk=unit.pk)
         WorkItem.task.field.set_cached_value(leased, task)
         return leased, False
 
@@ -186,8 +186,9 @@ def _rework(task: Task, user, stage: str) -> WorkItem | None:
 
 
 def _release(unit: WorkItem, actor, kind: str, now) -> None:
-    rejected_before = WorkEvent.objects.filter(work_item=unit, kind=WorkEvent.Kind.REJECTED).exists()
-    unit.state = WorkItem.State.REJECTED if rejected_before else WorkItem.State.QUEUED
+    from .selectors import unit_was_rejected
+
+    unit.state = WorkItem.State.REJECTED if unit_was_rejected(unit=unit) else WorkItem.State.QUEUED
     if unit.state == WorkItem.State.QUEUED and unit.task.distribution == Task.Distribution.PULL:
         unit.assignee = None
     unit.lease_expires_at = None

@@ -20,7 +20,8 @@ from apps.annotations.selectors import layer_contents
 from apps.annotations.services import annotations_discard_layer, annotations_promote_layer
 
 from .agreement import agreement, consensus
-from .models import ConsensusResult, GoldItem, GoldScore, Qualification, Task, WorkEvent, WorkItem
+from .models import ConsensusResult, GoldItem, GoldScore, Qualification, Task, WorkItem
+from .selectors import unit_was_rejected
 
 
 def after_submit(*, unit: WorkItem, actor) -> None:
@@ -64,13 +65,13 @@ def _promote(unit: WorkItem, actor, *, reason: str) -> None:
 
 
 def _sampled_for_review(task: Task, unit: WorkItem) -> bool:
-    if WorkEvent.objects.filter(work_item=unit, kind=WorkEvent.Kind.REJECTED).exists():
+    if unit_was_rejected(unit=unit):
         return True  # fixed work is always re-reviewed
     return task.review_ratio > 0 and random.random() < task.review_ratio  # noqa: S311 - sampling, not secrets
 
 
 def queue_review(unit: WorkItem) -> WorkItem:
-    review, created = WorkItem.objects.get_or_create(
+    review, created = WorkItem.objects.for_org(unit.organization_id).get_or_create(
         organization_id=unit.organization_id, task_id=unit.task_id, item_id=unit.item_id,
         stage=WorkItem.Stage.REVIEW, slot=unit.slot,
         defaults={"annotator_id": unit.assignee_id, "reviews": unit, "priority": unit.priority + 1,

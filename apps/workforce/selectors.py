@@ -190,3 +190,12 @@ def dataset_default_versions(*, org, dataset_ids) -> dict[int, int]:
                                   .order_by("recipe_id", "number").values_list("recipe_id", "id")):
         latest[recipe_id] = version_id  # ascending numbers: the last one seen is the latest
     return {dataset_id: latest[recipe_id] for dataset_id, recipe_id in recipe_of.items() if recipe_id in latest}
+
+
+def unit_was_rejected(*, unit: WorkItem) -> bool:
+    """Whether this unit's work was ever sent back by a reviewer (fixed work is re-reviewed; a released lease of
+    such a unit goes back to its annotator)."""
+    from .models import WorkEvent
+
+    return WorkEvent.objects.for_org(unit.organization_id).filter(
+        work_item=unit, kind=WorkEvent.Kind.REJECTED).exists()

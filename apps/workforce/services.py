@@ -153,7 +153,8 @@ def _locked(unit: WorkItem) -> WorkItem:
 def _check_holder(unit: WorkItem, actor, now) -> None:
     """Only the current holder of a live lease may act on a unit."""
     if unit.assignee_id != actor.pk:
-        held_before = WorkEvent.objects.filter(work_item=unit, actor=actor, kind=WorkEvent.Kind.LEASED).exists()
+        held_before = WorkEvent.objects.for_org(unit.organization_id).filter(
+            work_item=unit, actor=actor, kind=WorkEvent.Kind.LEASED).exists()
         if not held_before:
             raise PermissionDenied("This unit is assigned to someone else.")
         raise ConflictError("This unit is no longer yours: it was reassigned or went back to the queue.",
@@ -290,8 +291,8 @@ def work_item_heartbeat(*, org, actor, unit: WorkItem, active_seconds: float) ->
     with transaction.atomic():
         unit = _locked(unit)
         _check_holder(unit, actor, now)
-        last = (WorkEvent.objects.filter(work_item=unit, kind__in=[WorkEvent.Kind.HEARTBEAT, WorkEvent.Kind.LEASED,
-                                                                    WorkEvent.Kind.RESUMED])
+        counted = [WorkEvent.Kind.HEARTBEAT, WorkEvent.Kind.LEASED, WorkEvent.Kind.RESUMED]
+        last = (WorkEvent.objects.for_org(unit.organization_id).filter(work_item=unit, kind__in=counted)
                 .order_by("-at").values_list("at", flat=True).first())
         elapsed = (now - last).total_seconds() if last else active_seconds
         credited = min(float(active_seconds), max(elapsed, 0.0))  # never more than the time that really passed

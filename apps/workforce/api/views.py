@@ -195,22 +195,30 @@ class TaskMembersApi(OrgApiView):
         return Response(TaskMemberOutput(member).data, status=status.HTTP_201_CREATED)
 
 
-class TaskMemberRemoveApi(OrgApiView):
-    """Removes a person from the task; their queued and leased units are redistributed."""
+class _TaskCountActionApi(OrgApiView):
+    """A manager's POST on a task: one validated body to one service that answers how many units it touched."""
 
     model = Task
-    serializer_class = MemberRefInput
     pagination_class = None
     required_scopes = {"POST": "task.manage"}
+    task_service = None  # services function (org, actor, task, **input) -> int, as a staticmethod
+    answer_key = ""
 
-    @extend_schema(request=MemberRefInput, responses={200: None})
     def post(self, request, pk):
         task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.manage")
-        data = MemberRefInput(data=request.data)
+        data = self.serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
-        released = services.task_member_remove(org=request.org, actor=request.user, task=task,
-                                               user_id=data.validated_data["user_id"])
-        return Response({"units_released": released})
+        count = self.task_service(org=request.org, actor=request.user, task=task, **data.validated_data)
+        return Response({self.answer_key: count})
+
+
+@extend_schema(request=MemberRefInput, responses={200: None})
+class TaskMemberRemoveApi(_TaskCountActionApi):
+    """Removes a person from the task; their queued and leased units are redistributed."""
+
+    serializer_class = MemberRefInput
+    task_service = staticmethod(services.task_member_remove)
+    answer_key = "units_released"
 
 
 class WorkItemReassignApi(OrgApiView):
@@ -261,35 +269,19 @@ class WorkItemCommentsApi(OrgApiView):
         return self.get_paginated_response(ReviewCommentOutput(page, many=True).data)
 
 
-class TaskItemsApi(OrgApiView):
+@extend_schema(request=TaskItemsInput, responses={200: None})
+class TaskItemsApi(_TaskCountActionApi):
     """Adds the dataset's items matching a filter to the task."""
 
-    model = Task
     serializer_class = TaskItemsInput
-    pagination_class = None
-    required_scopes = {"POST": "task.manage"}
-
-    @extend_schema(request=TaskItemsInput, responses={200: None})
-    def post(self, request, pk):
-        task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.manage")
-        data = TaskItemsInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        added = services.task_items_add(org=request.org, actor=request.user, task=task, **data.validated_data)
-        return Response({"units_added": added})
+    task_service = staticmethod(services.task_items_add)
+    answer_key = "units_added"
 
 
-class TaskItemsRemoveApi(OrgApiView):
+@extend_schema(request=TaskItemsRemoveInput, responses={200: None})
+class TaskItemsRemoveApi(_TaskCountActionApi):
     """Takes items out of the task; their unfinished units are cancelled."""
 
-    model = Task
     serializer_class = TaskItemsRemoveInput
-    pagination_class = None
-    required_scopes = {"POST": "task.manage"}
-
-    @extend_schema(request=TaskItemsRemoveInput, responses={200: None})
-    def post(self, request, pk):
-        task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.manage")
-        data = TaskItemsRemoveInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        removed = services.task_items_remove(org=request.org, actor=request.user, task=task, **data.validated_data)
-        return Response({"units_cancelled": removed})
+    task_service = staticmethod(services.task_items_remove)
+    answer_key = "units_cancelled"
