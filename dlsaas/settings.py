@@ -155,6 +155,17 @@ DRAMATIQ_TASKS_DATABASE = "default"
 # Queues: `default` (I/O, bookkeeping) and `gpu` (inference); see DESIGN.md "Automation".
 DRAMATIQ_QUEUES = ("default", "gpu")
 
+# --- Audit chain sealing (apps/compliance/sealing.py) -----------------------------------------
+# After a commit, a process seals its chain at most this often; the relay's sweep seals what is left.
+AUDIT_SEAL_DEBOUNCE_SECONDS = float(env("DLSAAS_AUDIT_SEAL_DEBOUNCE_SECONDS", "0.25"))
+# DLSAAS_AUDIT_SIGNING_KEY: base64 of a 32-byte Ed25519 private key that signs audit exports
+# (apps/compliance/signing.py); its public key is shown to compliance officers to hand to auditors.
+AUDIT_SIGNING_KEY = env("DLSAAS_AUDIT_SIGNING_KEY", "")
+if not AUDIT_SIGNING_KEY and PRODUCTION:
+    raise ImproperlyConfigured("DLSAAS_AUDIT_SIGNING_KEY must be set when DLSAAS_PRODUCTION=1.")
+# Events in one signed export (a longer period is exported in parts).
+AUDIT_EXPORT_MAX_EVENTS = int(env("DLSAAS_AUDIT_EXPORT_MAX_EVENTS", "200000"))
+
 # --- Regions and storage roots --------------------------------------------------------------
 # DLSAAS_REGIONS="eu,us". Every region has its own backend, and an organisation's bytes are written
 # only to the backend of its region (apps/storage/regions.py). Per region <R> (upper case, "-" as "_"):

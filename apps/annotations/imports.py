@@ -29,6 +29,7 @@ from apps.compliance.services import audit_record
 from apps.core.events import broadcast_on_commit
 from apps.core.ids import parse_id
 from apps.core.outbox import enqueue
+from apps.core.spreadsheets import neutralise
 from apps.datasets.models import Item
 from apps.recipes.selectors import dataset_recipe_version
 from apps.tenancy.access import deny_not_found
@@ -359,15 +360,6 @@ def _write(job: AnnotationImportJob, *, actor, version, rows, report: _Report) -
 
 
 # --- The error report as CSV ----------------------------------------------------------------------
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell) -> str:
-    """A cell a spreadsheet will show as text: formula-like values get a leading apostrophe (OWASP CSV injection)."""
-    text = str(cell)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
 
 def error_report_csv(job: AnnotationImportJob) -> str:
     out = io.StringIO()

@@ -36,3 +36,23 @@ class AuditFilterForm(forms.Form):
         if data.get("until"):
             filters["until"] = datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=tz)
         return filters
+
+
+class AuditExportForm(forms.Form):
+    """A period of whole days to export as a signed zip."""
+
+    since = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive.")
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+    def period(self) -> tuple[datetime, datetime]:
+        tz = timezone.get_current_timezone()
+        data = self.cleaned_data
+        return (datetime.combine(data["since"], time.min, tzinfo=tz),
+                datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=tz))

@@ -10,9 +10,11 @@ GENESIS_HASH = "0" * 64
 class AuditEvent(TenantOwnedModel):
     """One thing a compliance officer may ask about: who, what, when, from where.
 
-    Append-only (a database trigger refuses UPDATE and DELETE) and hash-chained per organisation:
-    each event's hash covers its own fields and the previous event's hash, so a changed, removed or
-    inserted row breaks the chain at that point (`manage.py verify_audit_chain`).
+    Append-only (a database trigger refuses UPDATE and DELETE). Written in the caller's transaction
+    without any lock, so audited writes never queue behind each other; a database trigger puts every new
+    event on the AuditPendingSeal queue, and the sealer (apps/compliance/sealing.py) chains it moments
+    later with an AuditChainLink: each link's hash covers its event's fields and the previous link's hash,
+    so a changed, removed or inserted row breaks the chain at that point (`manage.py verify_audit_chain`).
 
     Platform events that belong to no organisation (a failed login for an unknown email) have no
     organisation and form their own chain; they are visible only to operators.
@@ -27,7 +29,6 @@ class AuditEvent(TenantOwnedModel):
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False
     )
-    sequence = models.PositiveBigIntegerField(editable=False)
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     # A plain id, not a constraint: the trail outlives the accounts it mentions.
@@ -46,17 +47,9 @@ class AuditEvent(TenantOwnedModel):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "sequence"], name="audit_one_event_per_link"),
-            models.UniqueConstraint(
-                fields=["sequence"], condition=models.Q(organization__isnull=True), name="audit_platform_one_per_link"
-            ),
-        ]
         indexes = [
             models.Index(fields=["organization", "-occurred_at"], name="audit_org_time"),
             models.Index(fields=["organization", "action", "-occurred_at"], name="audit_org_action_time"),
@@ -66,3 +59,53 @@ class AuditEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label or self.actor_type} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditChainLink(TenantOwnedModel):
+    """The seal of one event: its place in its organisation's chain and the hash that ties it to the one before.
+
+    Append-only like the events. Sealed in batches by one sealer per chain at a time (apps/compliance/sealing.py);
+    the chain's order is the order of sealing, which may differ from the events' ids when transactions commit out
+    of order.
+    """
+
+    # Indexed by the (organisation, sequence) constraint below.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False
+    )
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="link", editable=False)
+    sequence = models.PositiveBigIntegerField(editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    sealed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sequence"], name="audit_one_event_per_link"),
+            models.UniqueConstraint(
+                fields=["sequence"], condition=models.Q(organization__isnull=True), name="audit_platform_one_per_link"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"link {self.sequence} of {self.organization_id or 'platform'}"
+
+
+class AuditPendingSeal(TenantOwnedModel):
+    """An event written but not yet chained. Filled by a database trigger on every audit insert, emptied by the
+    sealer in the transaction that writes the links: a queue, not a record (an event neither pending nor linked
+    is reported by the verification as outside the chain)."""
+
+    # Indexed by audit_pending_org_event below.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False
+    )
+    event = models.OneToOneField(
+        AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, primary_key=True, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "event"], name="audit_pending_org_event")]
+
+    def __str__(self) -> str:
+        return f"pending seal of event {self.event_id}"

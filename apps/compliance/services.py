@@ -2,19 +2,20 @@
 
 import contextvars
 import ipaddress
+import json
 import logging
 import threading
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, connections, transaction
 
 from apps.core import request_context
 from apps.tenancy.base import org_id_of
-from apps.tenancy.context import system_context, tenant_context
+from apps.tenancy.context import write_context
 
-from .chain import event_hash, normalise_json
-from .models import GENESIS_HASH, AuditEvent
+from .models import AuditEvent
+from .sealing import schedule_seal, seal_pending
 
-_AUDIT_LOCK_NAMESPACE = 0x617564  # "aud"
 logger = logging.getLogger(__name__)
 
 
@@ -40,10 +41,9 @@ def _clean_ip(value: str | None) -> str | None:
         return None
 
 
-def _lock_chain(org_id: int | None) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_AUDIT_LOCK_NAMESPACE, org_id or 0])
+def _json_safe(value):
+    """What a JSON column would give back (dates, decimals and ids as strings)."""
+    return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
 def audit_record(
@@ -60,8 +60,9 @@ def audit_record(
     metadata: dict | None = None,
     actor_label: str | None = None,
 ) -> AuditEvent:
-    """Appends an event to the organisation's chain, inside the caller's transaction.
+    """Appends an event to the organisation's audit trail, inside the caller's transaction.
 
+    Takes no lock: the event is chained by the sealer once the transaction commits (apps/compliance/sealing.py).
     `org` may be None for platform events. `actor` is a User, an anonymous user, or None for the
     system. Where the request came from is read from the request context.
     """
@@ -77,26 +78,17 @@ def audit_record(
         target_type=target_type,
         target_id="" if target_id in (None, "") else str(target_id),
         target_label=target_label[:254],
-        before=normalise_json(before),
-        after=normalise_json(after),
-        metadata=normalise_json(metadata or {}),
+        before=_json_safe(before),
+        after=_json_safe(after),
+        metadata=_json_safe(metadata or {}),
         ip=_clean_ip(info.ip if info else None),
         user_agent=(info.user_agent if info else "")[:400],
         request_id=info.request_id if info else "",
         **_actor_fields(actor, actor_label),
     )
-    scope = system_context() if org_id is None else tenant_context(org_id)
-    with transaction.atomic(), scope:
-        _lock_chain(org_id)
-        head = (
-            AuditEvent.objects.filter(organization_id=org_id)
-            .order_by("-sequence")
-            .values_list("sequence", "hash")
-            .first()
-        )
-        event.sequence, event.prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-        event.hash = event_hash(event, event.prev_hash)
+    with transaction.atomic(), write_context(org_id):
         event.save(force_insert=True)
+        schedule_seal(org_id)
     return event
 
 
@@ -112,11 +104,19 @@ def audit_denied(*, org, actor, reason: str, target_type: str = "", target_id=""
     )
 
 
-def audit_chain_check(*, org_id: int):
-    """Verifies the organisation's chain and appends the outcome to it (run by the worker)."""
+def audit_chain_seal_and_verify(*, org_id: int | None = None, all_orgs: bool = False):
+    """Seals what is waiting, then verifies: the report covers every event committed before the call."""
+    from .sealing import chains_awaiting_seal
     from .selectors import audit_chain_verify
 
-    report = audit_chain_verify(org_id=org_id)
+    for chain in chains_awaiting_seal() if all_orgs else [org_id]:
+        seal_pending(chain)
+    return audit_chain_verify(org_id=org_id, all_orgs=all_orgs)
+
+
+def audit_chain_check(*, org_id: int):
+    """Verifies the organisation's chain and appends the outcome to it (run by the worker)."""
+    report = audit_chain_seal_and_verify(org_id=org_id)
     audit_record(
         org=org_id, actor=None, action="audit.chain_verified" if report.ok else "audit.chain_broken",
         metadata={

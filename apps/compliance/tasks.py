@@ -1,8 +1,15 @@
+"""Dramatiq actors and periodic jobs of the compliance app."""
+
 import dramatiq
 
-from apps.core.outbox import idempotent
+from apps.core.outbox import enqueue, idempotent
+from apps.core.periodic import every
+from apps.tenancy.selectors import organization_ids
 
-from . import services
+from . import sealing, services
+
+SEAL_SWEEP_SECONDS = 1
+VERIFY_EVERY_SECONDS = 24 * 3600
 
 
 @dramatiq.actor(queue_name="default", max_retries=3)
@@ -10,3 +17,17 @@ from . import services
 def verify_audit_chain(org_id: int) -> None:
     """Checks one organisation's chain and records the result in that chain."""
     services.audit_chain_check(org_id=org_id)
+
+
+@every(SEAL_SWEEP_SECONDS)
+def seal_waiting_events() -> None:
+    """Chains the events that no writer sealed after its commit. Done in the relay itself, not on a worker: sealing
+    must keep pace with the writes and never wait behind a queue of other jobs."""
+    for chain in sealing.chains_awaiting_seal():
+        sealing.seal_pending(chain, wait=False)
+
+
+@every(VERIFY_EVERY_SECONDS)
+def verify_every_chain_daily() -> None:
+    for org_id in organization_ids():
+        enqueue(verify_audit_chain, org_id)

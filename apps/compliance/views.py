@@ -1,36 +1,40 @@
 """Pages of the compliance app: the organisation's audit log."""
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.ids import parse_id
+from apps.storage.http import content_disposition
 from apps.tenancy.permissions import require_scope
 
-from . import selectors, services
-from .forms import AuditFilterForm
+from . import selectors, services, signing
+from .exports import audit_export_create, open_and_forget
+from .forms import AuditExportForm, AuditFilterForm
 
 PAGE_SIZE = 50
 
 
 def _keyset_page(qs, *, before=None, after=None):
-    """One page of events, newest first, by chain sequence (no COUNT over millions of rows).
+    """One page of events, newest first, by id (no COUNT over millions of rows).
 
     `before` pages to older events, `after` back to newer ones. Returns (events, older, newer):
     the cursors of the neighbouring pages, or None where there is none.
     """
     if after is not None:
-        rows = list(qs.filter(sequence__gt=after).order_by("sequence")[: PAGE_SIZE + 1])
+        rows = list(qs.filter(pk__gt=after).order_by("pk")[: PAGE_SIZE + 1])
         has_newer = len(rows) > PAGE_SIZE
         events = list(reversed(rows[:PAGE_SIZE]))
-        older = events[-1].sequence if events else None
-        return events, older, events[0].sequence if events and has_newer else None
+        older = events[-1].pk if events else None
+        return events, older, events[0].pk if events and has_newer else None
     if before is not None:
-        qs = qs.filter(sequence__lt=before)
-    rows = list(qs.order_by("-sequence")[: PAGE_SIZE + 1])
+        qs = qs.filter(pk__lt=before)
+    rows = list(qs.order_by("-pk")[: PAGE_SIZE + 1])
     events = rows[:PAGE_SIZE]
-    older = events[-1].sequence if len(rows) > PAGE_SIZE else None
-    newer = events[0].sequence if before is not None and events else None
+    older = events[-1].pk if len(rows) > PAGE_SIZE else None
+    newer = events[0].pk if before is not None and events else None
     return events, older, newer
 
 
@@ -42,8 +46,36 @@ def audit_log(request, org_slug):
     events, older, newer = _keyset_page(
         qs, before=parse_id(request.GET.get("before")), after=parse_id(request.GET.get("after"))
     )
-    context = {"form": form, "events": events, "older": older, "newer": newer, "filtered": bool(filters)}
+    context = {"form": form, "events": events, "older": older, "newer": newer, "filtered": bool(filters),
+               **_export_context(AuditExportForm(prefix="export"))}
     return render(request, "compliance/audit_log.html", context, status=400 if form.errors else 200)
+
+
+def _export_context(export_form: AuditExportForm) -> dict:
+    return {"export_form": export_form, "signing_fingerprint": signing.public_key_fingerprint(),
+            "signing_configured": signing.is_configured()}
+
+
+@require_GET
+def audit_export(request, org_slug):
+    """The signed zip of a period; with a bad period, the log again with the reason beside the field."""
+    require_scope(org=request.org, actor=request.user, scope="audit.view")
+    export_form = AuditExportForm(request.GET, prefix="export")
+    if export_form.is_valid():
+        try:
+            export = audit_export_create(org=request.org, actor=request.user, **dict(zip(
+                ("since", "until"), export_form.period(), strict=True)))
+        except ValidationError as error:
+            for message in error.messages:
+                export_form.add_error(None, message)
+        else:
+            response = FileResponse(open_and_forget(export), content_type="application/zip")
+            response["Content-Disposition"] = content_disposition(export.filename, inline=False)
+            return response
+    events, older, newer = _keyset_page(selectors.audit_event_list(org=request.org, actor=request.user))
+    context = {"form": AuditFilterForm(), "events": events, "older": older, "newer": newer, "filtered": False,
+               **_export_context(export_form)}
+    return render(request, "compliance/audit_log.html", context, status=400)
 
 
 @require_POST

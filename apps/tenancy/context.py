@@ -155,6 +155,20 @@ def tenant_context(org, user=None):
 
 
 @contextmanager
+def write_context(org_id: int | None):
+    """Lets the connection write rows of the organisation (None: rows of no organisation), keeping the state it has
+    where that already allows it (the organisation's own context, whoever the user, or the system's): an audit event
+    written inside a request costs no change of context and back."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    known = _known_state(conn) if conn.vendor == "postgresql" else getattr(conn, "_dlsaas_tenant_state", NO_TENANT)
+    if known is not None and (known.bypass or (org_id is not None and known.org_id == org_id)):
+        yield
+        return
+    with system_context() if org_id is None else tenant_context(org_id):
+        yield
+
+
+@contextmanager
 def system_context():
     """Sees every organisation's rows. Use only where the code itself scopes what it reads."""
     previous = set_state(TenantState(bypass=True))

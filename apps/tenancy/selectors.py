@@ -3,6 +3,10 @@ from django.db.models import QuerySet
 from .models import Invitation, Membership, Organization
 
 
+def organization_ids() -> list[int]:
+    return list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+
+
 def organization_get_by_slug(slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
 

@@ -7,13 +7,12 @@ is a read of everyone's work on the task, so it needs task.manage and is audited
 
 import csv
 import io
-import json
 from collections.abc import Iterator
-from datetime import datetime
 
 from asgiref.sync import sync_to_async
 
 from apps.compliance.services import audit_record
+from apps.core.spreadsheets import csv_cell
 from apps.tenancy.context import tenant_context
 from apps.tenancy.permissions import require_scope
 
@@ -22,21 +21,7 @@ from .selectors import task_worklog_page
 
 COLUMNS = ["event_id", "at", "kind", "actor", "unit_id", "stage", "item_id", "item_name", "active_seconds",
            "wall_seconds", "data"]
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PAGE_SIZE = 2_000
-
-
-def csv_cell(value) -> str:
-    """One cell as text a spreadsheet will not evaluate."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        text = value.isoformat()
-    elif isinstance(value, dict | list):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def task_worklog_export(*, org, actor, task: Task) -> Iterator[str]:

@@ -20,7 +20,7 @@ def attempt(email, password):
 
 
 def actions(org):
-    return list(AuditEvent.objects.filter(organization=org).order_by("sequence").values_list("action", flat=True))
+    return list(AuditEvent.objects.filter(organization=org).order_by("id").values_list("action", flat=True))
 
 
 def test_a_login_is_recorded_in_every_organisation_of_the_user(org_a, org_b, owner_a):

@@ -1,3 +1,4 @@
+import itertools
 import threading
 
 import psycopg
@@ -5,9 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
-from apps.compliance.models import GENESIS_HASH, AuditEvent
+from apps.compliance.models import GENESIS_HASH, AuditChainLink, AuditEvent, AuditPendingSeal
+from apps.compliance.sealing import seal_pending
 from apps.compliance.selectors import audit_chain_verify
-from apps.compliance.services import audit_record
+from apps.compliance.services import audit_chain_seal_and_verify, audit_record
 from apps.tenancy.roles import Role
 
 
@@ -15,14 +17,50 @@ def record_some(org, actor, n=3):
     return [audit_record(org=org, actor=actor, action=f"test.event_{i}", metadata={"i": i}) for i in range(n)]
 
 
-def test_events_form_a_chain_per_organisation(org_a, owner_a, org_b, owner_b):
+def _links(org):
+    return list(AuditChainLink.objects.filter(organization=org).order_by("sequence"))
+
+
+def test_events_form_a_chain_per_organisation_once_sealed(org_a, owner_a, org_b, owner_b):
     a = record_some(org_a, owner_a.user)
     b = record_some(org_b, owner_b.user, n=2)
+    waiting = audit_chain_verify(org_id=org_a.pk)
+    assert waiting.ok and waiting.awaiting_seal >= 3  # written, not yet chained: the test's transaction is open
 
-    assert [e.sequence for e in a] == [1, 2, 3]
-    assert a[0].prev_hash == GENESIS_HASH and a[1].prev_hash == a[0].hash and a[2].prev_hash == a[1].hash
-    assert [e.sequence for e in b] == [1, 2]
-    assert audit_chain_verify(org_id=org_a.pk).ok and audit_chain_verify(all_orgs=True).ok
+    assert seal_pending(org_a.pk) >= 3 and seal_pending(org_b.pk) >= 2
+
+    links_a, links_b = _links(org_a), _links(org_b)
+    assert [link.event_id for link in links_a[-3:]] == [e.pk for e in a]
+    assert [link.sequence for link in links_a] == list(range(1, len(links_a) + 1))
+    assert links_a[0].prev_hash == GENESIS_HASH
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(links_a))
+    assert [link.event_id for link in links_b[-2:]] == [e.pk for e in b]
+    report = audit_chain_verify(org_id=org_a.pk)
+    assert report.ok and report.awaiting_seal == 0 and report.head_hash == links_a[-1].hash
+    assert audit_chain_seal_and_verify(all_orgs=True).ok
+
+
+def test_an_event_is_sealed_right_after_its_commit(transactional_db, org_a, owner_a, settings):
+    settings.AUDIT_SEAL_DEBOUNCE_SECONDS = 0
+    with transaction.atomic():
+        event = audit_record(org=org_a, actor=owner_a.user, action="test.committed")
+        assert AuditPendingSeal.objects.filter(event_id=event.pk).exists()
+
+    assert AuditChainLink.objects.get(event=event).sequence >= 1
+    assert not AuditPendingSeal.objects.filter(event_id=event.pk).exists()
+
+
+def test_what_no_writer_sealed_the_relay_sweep_seals(transactional_db, org_a, owner_a, settings):
+    from apps.compliance.tasks import seal_waiting_events
+
+    settings.AUDIT_SEAL_DEBOUNCE_SECONDS = 3600  # writers leave everything to the sweep
+    events = record_some(org_a, owner_a.user, n=5)
+    assert AuditPendingSeal.objects.filter(event_id__in=[e.pk for e in events]).count() >= 4
+
+    seal_waiting_events()
+
+    assert AuditChainLink.objects.filter(event__in=events).count() == 5
+    assert audit_chain_verify(org_id=org_a.pk).awaiting_seal == 0
 
 
 def test_an_event_says_who_what_when_and_from_where(org_a, owner_a, api_for, make_member):
@@ -46,9 +84,12 @@ def test_an_event_says_who_what_when_and_from_where(org_a, owner_a, api_for, mak
 @pytest.mark.parametrize("statement", [
     "UPDATE compliance_auditevent SET action = 'nothing.happened'",
     "DELETE FROM compliance_auditevent",
+    "UPDATE compliance_auditchainlink SET hash = repeat('a', 64)",
+    "DELETE FROM compliance_auditchainlink",
 ])
 def test_the_database_refuses_to_change_or_delete_events(statement, org_a, owner_a):
     record_some(org_a, owner_a.user)
+    seal_pending(org_a.pk)
 
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as c:
         c.execute(statement)
@@ -85,9 +126,9 @@ def test_concurrent_writers_never_fork_the_chain(transactional_db, org_a, owner_
         t.join()
 
     assert errors == []
-    report = audit_chain_verify(org_id=org_a.pk)
+    report = audit_chain_seal_and_verify(org_id=org_a.pk)
     assert report.ok and report.events_checked == AuditEvent.objects.filter(organization=org_a).count()
-    assert report.events_checked >= 40
+    assert report.events_checked >= 40 and report.awaiting_seal == 0
 
 
 def _superuser_sql(sql, params=()):
@@ -99,15 +140,23 @@ def _superuser_sql(sql, params=()):
         conn.execute(sql, params)
 
 
-@pytest.mark.parametrize("tamper,reason,sequence", [
-    ("UPDATE compliance_auditevent SET metadata = '{\"i\": 99}' WHERE id = %s", "contents do not match", 2),
-    ("UPDATE compliance_auditevent SET hash = repeat('a', 64) WHERE id = %s", "contents do not match", 2),
-    ("UPDATE compliance_auditevent SET prev_hash = repeat('b', 64) WHERE id = %s", "previous-hash", 2),
-    ("DELETE FROM compliance_auditevent WHERE id = %s", "missing or inserted", 3),
+@pytest.mark.parametrize("tamper,reason,offset", [
+    ("UPDATE compliance_auditevent SET metadata = '{\"i\": 99}' WHERE id = %s", "contents do not match", 0),
+    ("UPDATE compliance_auditchainlink SET hash = repeat('a', 64) WHERE event_id = %s", "contents do not match", 0),
+    ("UPDATE compliance_auditchainlink SET prev_hash = repeat('b', 64) WHERE event_id = %s", "previous-hash", 0),
+    ("DELETE FROM compliance_auditevent WHERE id = %s", "the event it seals is gone", 0),
+    ("DELETE FROM compliance_auditchainlink WHERE event_id = %s", "missing or inserted", 1),
+    ("INSERT INTO compliance_auditevent (organization_id, occurred_at, actor_type, actor_label, action, target_type,"
+     " target_id, target_label, metadata, user_agent, request_id)"
+     " SELECT organization_id, occurred_at, actor_type, actor_label, 'forged.event', target_type, target_id,"
+     " target_label, metadata, user_agent, request_id FROM compliance_auditevent WHERE id = %s",
+     "neither sealed nor waiting", None),
 ])
-def test_verify_audit_chain_names_the_first_broken_link(tamper, reason, sequence, transactional_db, org_a, owner_a,
+def test_verify_audit_chain_names_the_first_broken_link(tamper, reason, offset, transactional_db, org_a, owner_a,
                                                         capsys):
     events = record_some(org_a, owner_a.user, n=4)
+    seal_pending(org_a.pk)
+    sequence = AuditChainLink.objects.get(event=events[1]).sequence
     _superuser_sql(tamper, [events[1].pk])
 
     with pytest.raises(SystemExit) as exit_info:
@@ -116,15 +165,18 @@ def test_verify_audit_chain_names_the_first_broken_link(tamper, reason, sequence
     err = capsys.readouterr().err
     assert exit_info.value.code == 1
     assert reason in err
-    assert f"at sequence {sequence} " in err
+    assert (f"at sequence {sequence + offset} " if offset is not None else "outside the chain") in err
 
 
 def test_verify_audit_chain_says_ok_for_an_intact_chain(org_a, owner_a, capsys):
     record_some(org_a, owner_a.user)
+    before = AuditEvent.objects.filter(organization=org_a).count()
 
     call_command("verify_audit_chain", "--org", org_a.slug)
 
-    assert "OK: 3 events" in capsys.readouterr().out
+    head = AuditChainLink.objects.filter(organization=org_a).order_by("-sequence").first()
+    out = capsys.readouterr().out
+    assert f"OK: {before} events" in out and head.hash in out
 
 
 def test_membership_invitation_and_token_changes_are_audited(org_a, owner_a, api_for, make_member):
@@ -137,7 +189,7 @@ def test_membership_invitation_and_token_changes_are_audited(org_a, owner_a, api
     client.patch(f"/api/v1/members/{member.pk}/", {"role": "reviewer"}, format="json")
     client.delete(f"/api/v1/members/{member.pk}/")
 
-    actions = list(AuditEvent.objects.filter(organization=org_a).order_by("sequence").values_list("action", flat=True))
+    actions = list(AuditEvent.objects.filter(organization=org_a).order_by("id").values_list("action", flat=True))
     assert actions == [
         "invitation.created", "invitation.revoked", "token.created", "token.revoked", "member.role_changed",
         "member.removed",

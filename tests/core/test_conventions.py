@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Tenant-owned models whose organisation may be empty, and why.
 NULLABLE_ORGANISATION = {
     "compliance.AuditEvent": "platform events (a failed login for an unknown email) belong to no organisation",
+    "compliance.AuditChainLink": "the links of the platform chain, which seals those events",
+    "compliance.AuditPendingSeal": "platform events waiting for their seal",
 }
 
 

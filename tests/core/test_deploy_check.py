@@ -29,6 +29,7 @@ def production_env(tmp_path, **overrides) -> dict[str, str]:
         "ALLOWED_HOSTS": "example.test",
         "DLSAAS_VAR_DIR": str(tmp_path / "var"),
         "DLSAAS_MASTER_KEYS": "ci:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "DLSAAS_AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     for name, value in overrides.items():
         if value is None:
@@ -64,6 +65,7 @@ def test_check_deploy_is_not_vacuous_a_weak_secret_key_fails(tmp_path):
         ("SECRET_KEY", "SECRET_KEY must be set when DLSAAS_PRODUCTION=1."),
         ("DATABASE_URL", "DATABASE_URL must point at PostgreSQL when DLSAAS_PRODUCTION=1."),
         ("DLSAAS_MASTER_KEYS", "DLSAAS_MASTER_KEYS must be set when DLSAAS_PRODUCTION=1."),
+        ("DLSAAS_AUDIT_SIGNING_KEY", "DLSAAS_AUDIT_SIGNING_KEY must be set when DLSAAS_PRODUCTION=1."),
     ],
 )
 def test_production_refuses_to_start_without_what_it_needs(tmp_path, missing, message):

@@ -168,7 +168,14 @@ ROUTES = _api_routes()
 DETAIL_CASES = [
     (route, view, method) for route, view in ROUTES if "<int:pk>" in route for method in view.required_scopes
 ]
-COLLECTION_ROUTES = [(route, view) for route, view in ROUTES if "<" not in route and "GET" in view.required_scopes]
+# GET routes without an id that answer something other than a list of objects, each with where its isolation is
+# proven instead.
+NOT_LISTS = {
+    "api/v1/audit-events/export/": "a zip of the caller's chain: test_an_export_holds_only_the_callers_events",
+    "api/v1/audit-events/signing-key/": "the deployment's public key: the same for every organisation by design",
+}
+COLLECTION_ROUTES = [(route, view) for route, view in ROUTES
+                     if "<" not in route and "GET" in view.required_scopes and route not in NOT_LISTS]
 SPOOFS = {
     "HTTP_X_ORGANIZATION": "globex",
     "HTTP_X_ORG_ID": "{org_b}",
@@ -215,6 +222,30 @@ def test_collections_never_show_another_tenants_objects(route, view, org_a, owne
     ids = {item["id"] for item in items}
     assert own.pk in ids
     assert foreign.pk not in ids
+
+
+def test_an_export_holds_only_the_callers_events(org_a, owner_a, org_b, owner_b, api_for):
+    import io
+    import json
+    import zipfile
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    foreign = audit_record(org=org_b, actor=owner_b.user, action="test.secret_event")
+    own = audit_record(org=org_a, actor=owner_a.user, action="test.own_event")
+    now = timezone.now()
+    spoof = {k: v.format(org_b=org_b.pk) for k, v in SPOOFS.items()}
+
+    response = api_for(owner_a).get(
+        f"/api/v1/audit-events/export/?organization={org_b.pk}&org=globex",
+        {"since": (now - timedelta(hours=1)).isoformat(), "until": (now + timedelta(hours=1)).isoformat()}, **spoof,
+    )
+
+    bundle = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    ids = {link["values"][0] for link in json.loads(bundle.read("events.json"))["links"]}
+    assert own.pk in ids and foreign.pk not in ids
+    assert json.loads(bundle.read("manifest.json"))["organization"]["id"] == org_a.pk
 
 
 def test_creating_under_another_tenant_through_body_fields_is_ignored(org_a, owner_a, org_b, api_for):

@@ -26,6 +26,7 @@ def run_check(tmp_path, *, production: bool, **overrides) -> subprocess.Complete
         "ALLOWED_HOSTS": "example.test",
         "DLSAAS_VAR_DIR": str(tmp_path / "var"),
         "DLSAAS_MASTER_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+        "DLSAAS_AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
     if production:
         env["DLSAAS_PRODUCTION"] = "1"

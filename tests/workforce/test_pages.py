@@ -12,9 +12,9 @@ from django.test import Client
 from PIL import Image
 
 from apps.compliance.models import AuditEvent
+from apps.core.spreadsheets import csv_cell
 from apps.datasets.intake import items_upload
 from apps.tenancy.roles import Role
-from apps.workforce.exports import csv_cell
 from apps.workforce.models import ReviewComment, Task, TaskMember, WorkItem
 from apps.workforce.services import review_decide, task_create, task_next, work_item_skip, work_item_submit
 from tests.datasets.factories import DatasetFactory, ItemFactory

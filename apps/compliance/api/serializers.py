@@ -4,6 +4,11 @@ from apps.compliance.models import AuditEvent
 
 
 class AuditEventOutput(serializers.ModelSerializer):
+    sequence = serializers.IntegerField(source="link.sequence", default=None, read_only=True,
+                                        help_text="Place in the organisation's chain; null until sealed (a moment).")
+    prev_hash = serializers.CharField(source="link.prev_hash", default=None, read_only=True)
+    hash = serializers.CharField(source="link.hash", default=None, read_only=True)
+
     class Meta:
         model = AuditEvent
         fields = [
@@ -22,3 +27,14 @@ class AuditEventFilter(serializers.Serializer):
     until = serializers.DateTimeField(required=False)
     target_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
     target_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class AuditExportQuery(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Start of the period (inclusive), ISO 8601.")
+    until = serializers.DateTimeField(help_text="End of the period (exclusive), ISO 8601.")
+
+
+class AuditSigningKeyOutput(serializers.Serializer):
+    public_key_pem = serializers.CharField()
+    fingerprint_sha256 = serializers.CharField(help_text="sha256 of the raw Ed25519 public key, in hex.")
+    configured = serializers.BooleanField(help_text="False: embedded mode's derived key, which proves nothing.")

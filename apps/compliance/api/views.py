@@ -1,12 +1,16 @@
-from drf_spectacular.utils import extend_schema
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from apps.compliance import selectors
+from apps.compliance import selectors, signing
 from apps.compliance.access import access_audit_event
+from apps.compliance.exports import audit_export_create, open_and_forget
 from apps.compliance.models import AuditEvent
 from apps.core.api.base import OrgApiView
+from apps.storage.http import content_disposition
 
-from .serializers import AuditEventFilter, AuditEventOutput
+from .serializers import AuditEventFilter, AuditEventOutput, AuditExportQuery, AuditSigningKeyOutput
 
 
 class AuditEventListApi(OrgApiView):
@@ -35,3 +39,33 @@ class AuditEventDetailApi(OrgApiView):
 
     def get(self, request, pk):
         return Response(AuditEventOutput(access_audit_event(org=request.org, actor=request.user, event_id=pk)).data)
+
+
+class AuditExportApi(OrgApiView):
+    # A period of the organisation's audit chain as a signed zip (see VERIFY.txt inside).
+    model = AuditEvent
+    required_scopes = {"GET": "audit.view"}
+
+    @extend_schema(parameters=[AuditExportQuery],
+                   responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)})
+    def get(self, request):
+        query = AuditExportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        export = audit_export_create(org=request.org, actor=request.user, **query.validated_data)
+        response = FileResponse(open_and_forget(export), content_type="application/zip")
+        response["Content-Disposition"] = content_disposition(export.filename, inline=False)
+        return response
+
+
+class AuditSigningKeyApi(OrgApiView):
+    # The public key that signs this deployment's audit exports, for auditors.
+    model = AuditEvent
+    serializer_class = AuditSigningKeyOutput
+    required_scopes = {"GET": "audit.view"}
+
+    def get(self, request):
+        return Response(AuditSigningKeyOutput({
+            "public_key_pem": signing.public_key_pem().decode(),
+            "fingerprint_sha256": signing.public_key_fingerprint(),
+            "configured": signing.is_configured(),
+        }).data)

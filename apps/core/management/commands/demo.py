@@ -16,12 +16,14 @@ from django.utils.module_loading import autodiscover_modules
 from dramatiq.brokers.stub import StubBroker
 
 from apps.core.outbox import relay_pending
+from apps.core.periodic import run_due
 
 logger = logging.getLogger(__name__)
 
 
 class OutboxRelayThread(threading.Thread):
-    """Sends pending outbox rows every `interval` seconds (what `manage.py outbox_relay` does in production)."""
+    """Runs the periodic jobs and sends pending outbox rows every `interval` seconds (what `manage.py outbox_relay`
+    does in production)."""
 
     def __init__(self, interval: float = 2.0):
         super().__init__(name="outbox-relay", daemon=True)
@@ -33,6 +35,7 @@ class OutboxRelayThread(threading.Thread):
             while not self.stopping.is_set():
                 close_old_connections()
                 try:
+                    run_due()
                     relay_pending()
                 except Exception:
                     logger.exception("Outbox relay pass failed; trying again in %s s", self.interval)
