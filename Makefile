@@ -55,11 +55,21 @@ migrate: install services
 serve: install services
 	$(PG_ENV) $(BIN)/daphne -b $(HOST) -p $(PORT) dlsaas.asgi:application
 
+# Queues are per residency region (apps/automation/queues.py): `make gpu-worker REGION=eu` serves gpu.eu only, so an
+# EU organisation's inference never runs on a US worker. REGION takes "eu", "eu us" or "eu,us"; by default every
+# configured region (DLSAAS_REGIONS, else eu,us). The worker also serves the shared `default` queue.
+comma := ,
+DEFAULT_REGIONS := eu,us
+REGION ?= $(if $(DLSAAS_REGIONS),$(DLSAAS_REGIONS),$(DEFAULT_REGIONS))
+REGION_QUEUE_SUFFIXES := $(subst -,_,$(subst $(comma), ,$(REGION)))
+
 worker: install services
-	$(PG_ENV) $(BIN)/python manage.py rundramatiq --queues default --processes 1 --threads 4
+	$(PG_ENV) $(BIN)/python manage.py rundramatiq --queues default $(addprefix default.,$(REGION_QUEUE_SUFFIXES)) \
+		--processes 1 --threads 4
 
 gpu-worker: install services
-	$(PG_ENV) $(BIN)/python manage.py rundramatiq --queues gpu --processes 1 --threads 1
+	$(PG_ENV) $(BIN)/python manage.py rundramatiq --queues $(addprefix gpu.,$(REGION_QUEUE_SUFFIXES)) \
+		--processes 1 --threads 1
 
 outbox-relay: install services
 	$(PG_ENV) $(BIN)/python manage.py outbox_relay

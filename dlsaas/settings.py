@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.recipes",
     "apps.annotations",
     "apps.workforce",
+    "apps.automation",
     "apps.live",
 ]
 

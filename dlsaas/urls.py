@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("apps.recipes.api.urls")),
     path("", include("apps.annotations.api.urls")),
     path("", include("apps.workforce.api.urls")),
+    path("", include("apps.automation.api.urls")),
 ]
 
 urlpatterns = [

@@ -50,6 +50,9 @@ SCOPES: dict[str, frozenset[Role]] = {
     "task.view": frozenset({OWNER, ADMIN, MANAGER}),
     "task.manage": frozenset({OWNER, ADMIN, MANAGER}),
     "task.work": frozenset({OWNER, ADMIN, MANAGER, ANNOTATOR, REVIEWER}),
+    # Models (automation): the registry and running a model over items; managers and above.
+    "model.view": frozenset({OWNER, ADMIN, MANAGER}),
+    "model.manage": frozenset({OWNER, ADMIN, MANAGER}),
 }
 
 # Scopes that an owner may also grant to one person on one object with django-guardian

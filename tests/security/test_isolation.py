@@ -12,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.accounts.models import ApiToken
 from apps.annotations.models import Annotation, AnnotationImportJob, ExportJob, LabelMigrationRun
+from apps.automation.models import Model, ModelVersion
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
@@ -123,6 +124,20 @@ def _task(org, owner):
                        name=f"Task {secrets.token_hex(3)}", members=[{"user_id": owner.user_id, "role": "annotator"}])
 
 
+def _model(org, owner):
+    from apps.automation.services import model_create
+
+    return model_create(org=org, actor=owner.user, name=f"Model {secrets.token_hex(3)}", task_type="classification")
+
+
+def _model_version(org, owner):
+    from tests.automation.factories import TEXT_SPEC, registered_classifier
+    from tests.recipes.factories import published_recipe
+
+    _recipe, version = published_recipe(org, owner.user, name=f"Recipe {secrets.token_hex(3)}", spec=TEXT_SPEC)
+    return registered_classifier(org, owner.user, recipe_version=version)
+
+
 def _work_item(org, owner):
     from apps.workforce.models import WorkItem
 
@@ -148,6 +163,8 @@ OBJECT_MAKERS = {
     WorkItem: _work_item,
     ExportJob: _export_job,
     AnnotationImportJob: _annotation_import_job,
+    Model: _model,
+    ModelVersion: _model_version,
 }
 
 

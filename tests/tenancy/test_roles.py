@@ -37,6 +37,8 @@ PROBES = {
     "task.manage": ("patch", "/api/v1/tasks/{task}/", {"status": "paused"}),
     "task.work": ("post", "/api/v1/tasks/{task}/next/", {}),
     "annotation.export": ("post", "/api/v1/datasets/{dataset}/exports/", {"format": "coco"}),
+    "model.view": ("get", "/api/v1/models/", None),
+    "model.manage": ("post", "/api/v1/models/", {"name": "Probe model", "task_type": "detection"}),
 }
 CASES = [(scope, role) for scope in SCOPES for role in Role]
 

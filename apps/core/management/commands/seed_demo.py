@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from apps.automation.demo import demo_model_seed
 from apps.datasets.demo import demo_dataset_seed
 from apps.recipes.demo import demo_recipe_seed
 from apps.tenancy.context import system_context, tenant_context
@@ -117,6 +118,10 @@ class Command(BaseCommand):
                 created.append(f"recipe {recipe.name!r}")
             if task_created:
                 created.append(f"task {task.name!r}")
+            with tenant_context(orgs["demo"], owner):
+                model, model_created, queued = demo_model_seed(org=orgs["demo"], actor=owner, dataset=dataset)
+            if model_created:
+                created.append(f"model {model.name!r} ({queued} photographs queued for pre-annotation)")
 
         if created:
             self.stdout.write(f"Created: {'; '.join(created)}.")

@@ -1,0 +1,50 @@
+from rest_framework import serializers
+
+from apps.automation.models import Model, ModelVersion, TaskType
+
+
+class ModelOutput(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", default=None)
+
+    class Meta:
+        model = Model
+        fields = ["id", "name", "task_type", "description", "recipe", "latest_version_number", "created_by",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class ModelInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    recipe_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", default=None)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "model", "number", "filename", "sha256", "size", "input_spec", "decoder", "label_map",
+                  "recipe_version", "signature", "notes", "metrics", "status", "status_message", "created_by",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class ModelVersionInput(serializers.Serializer):
+    file = serializers.FileField(help_text="One self-contained .onnx file.")
+    input_spec = serializers.JSONField(help_text="size, resize, layout, color, mean, std, scale.")
+    decoder = serializers.JSONField(help_text="{kind, ...parameters}: softmax, boxes_scores_labels, dense, dbnet, "
+                                              "mask, embedding.")
+    label_map = serializers.JSONField(required=False, help_text='{"<class index>": "<label name>"}')
+    recipe_version_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    notes = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    metrics = serializers.JSONField(required=False)
+
+
+class PreannotateInput(serializers.Serializer):
+    item_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+
+
+class PreannotateOutput(serializers.Serializer):
+    queued = serializers.IntegerField()

@@ -1,0 +1,88 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.tenancy.base import TenantOwnedModel
+
+
+class TaskType(models.TextChoices):
+    CLASSIFICATION = "classification", "Classification"
+    DETECTION = "detection", "Detection"
+    SEGMENTATION = "segmentation", "Segmentation"
+    EMBEDDING = "embedding", "Embedding"
+
+
+class Model(TenantOwnedModel):
+    """A model in the registry: a name, what it does, and (optionally) the recipe its labels come from. Its
+    ONNX files are the ModelVersions."""
+
+    name = models.CharField(max_length=200)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    description = models.TextField(blank=True, max_length=5000)
+    recipe = models.ForeignKey("recipes.Recipe", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    latest_version_number = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="model_name_unique_in_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelVersion(TenantOwnedModel):
+    """One registered ONNX file with how to feed it and read it. Immutable: the database refuses UPDATE.
+
+    Only files that passed every check (format, onnx.checker, inputs/outputs against the decoder, a trial run)
+    are registered, so `status` is `ready`; a refused upload is answered 4xx and audited, and leaves no row.
+    """
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    blob = models.ForeignKey("storage.Blob", on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    input_spec = models.JSONField(help_text="size, resize, layout, color, mean, std, scale (runtime/spec.py).")
+    decoder = models.JSONField(help_text="{kind, ...parameters} (runtime/spec.py).")
+    label_map = models.JSONField(default=dict, blank=True, help_text='{"<class index>": "<label name>"}')
+    recipe_version = models.ForeignKey("recipes.RecipeVersion", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="+", help_text="The labels the label map names.")
+    signature = models.JSONField(default=dict, help_text="The model's inputs and outputs, and its batch size.")
+    notes = models.TextField(blank=True, max_length=10_000)
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.READY)
+    status_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "number"], name="modelversion_unique_number")]
+        indexes = [models.Index(fields=["organization", "model", "-number"], name="modelversion_org_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} v{self.number}"
+
+
+class PreAnnotation(TenantOwnedModel):
+    """Which annotations one model version last proposed on one item: a re-run replaces exactly these (those
+    nobody accepted since), so running twice never duplicates suggestions."""
+
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    annotation_ids = models.JSONField(default=list)
+    provider = models.CharField(max_length=64, blank=True, help_text="The onnxruntime provider that ran.")
+    runs = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "model_version"], name="preannotation_unique")]
+        indexes = [models.Index(fields=["organization", "model_version", "item"], name="preannotation_org_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model_version_id} on {self.item_id}"

@@ -1,0 +1,25 @@
+"""Reads of the automation app, always starting from for_org."""
+
+from .models import Model, ModelVersion, PreAnnotation
+
+
+def model_list(*, org):
+    return Model.objects.for_org(org).select_related("created_by").order_by("name", "id")
+
+
+def model_version_list(*, model: Model):
+    return (ModelVersion.objects.for_org(model.organization_id).filter(model=model)
+            .select_related("created_by").order_by("-number"))
+
+
+def model_version_get(*, org_id: int, version_id: int) -> ModelVersion | None:
+    return ModelVersion.objects.for_org(org_id).select_related("organization", "model", "blob").filter(
+        pk=version_id).first()
+
+
+def model_get_by_name(*, org, name: str) -> Model | None:
+    return Model.objects.for_org(org).filter(name=name).first()
+
+
+def preannotation_list(*, org, model_version: ModelVersion):
+    return PreAnnotation.objects.for_org(org).filter(model_version=model_version)
