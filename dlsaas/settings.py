@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "apps.annotations",
     "apps.workforce",
     "apps.automation",
+    "apps.quality",
+    "apps.performance",
     "apps.live",
 ]
 

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.annotations.api.urls")),
     path("", include("apps.workforce.api.urls")),
     path("", include("apps.automation.api.urls")),
+    path("", include("apps.performance.api.urls")),
 ]
 
 urlpatterns = [
@@ -31,6 +32,7 @@ urlpatterns = [
     path("", include("apps.recipes.urls")),
     path("", include("apps.annotations.urls")),
     path("", include("apps.workforce.urls")),
+    path("", include("apps.performance.urls")),
 ]
 
 handler400 = "apps.core.views.bad_request"

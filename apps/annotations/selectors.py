@@ -28,7 +28,14 @@ def snapshot(annotation: Annotation) -> dict:
     return {field: getattr(annotation, field) for field in SNAPSHOT_FIELDS}
 
 
+def layer_changes_by(*, org, item, layer: int, actor, since) -> int:
+    """How many changes `actor` made to one layer's annotations since `since` (revisions: a reviewer's corrections
+    of the work under review)."""
+    return AnnotationRevision.objects.for_org(org).filter(item=item, actor=actor, at__gte=since,
+                                                          data__layer=layer).count()
+
+
 def layer_contents(*, org, item, layer: int | None) -> list[dict]:
-    """The annotations of one layer as plain dicts (type, label, attributes, geometry), for scoring."""
+    """The annotations of one layer as plain dicts (type, label, attributes, geometry, frame), for scoring."""
     return list(Annotation.objects.for_org(org).filter(item=item, layer=layer).exclude(review_state="proposed")
-                .values("type", "label", "attributes", "geometry"))
+                .values("type", "label", "attributes", "geometry", "frame"))

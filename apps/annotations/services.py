@@ -245,12 +245,7 @@ def annotations_promote_layer(*, org, actor, item, layer: int, reason: str) -> i
                       .exclude(review_state="proposed"))
         promoted = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer=layer)
                         .exclude(review_state="proposed"))
-        revisions = []
-        for annotation in shared:
-            annotation.version += 1
-            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
-                                       snapshot(annotation), [], now))
-        Annotation.objects.for_org(org).filter(pk__in=[a.pk for a in shared]).delete()
+        revisions = _delete_with_revisions(org, shared, actor, now)
         for annotation in promoted:
             annotation.layer = None
             annotation.version += 1
@@ -265,6 +260,17 @@ def annotations_promote_layer(*, org, actor, item, layer: int, reason: str) -> i
     return len(promoted)
 
 
+def _delete_with_revisions(org, annotations: list[Annotation], actor, now) -> list[AnnotationRevision]:
+    """Deletes the (locked) annotations and returns their deletion revisions, for the caller to save."""
+    revisions = []
+    for annotation in annotations:
+        annotation.version += 1
+        revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
+                                   snapshot(annotation), [], now))
+    Annotation.objects.for_org(org).filter(pk__in=[a.pk for a in annotations]).delete()
+    return revisions
+
+
 def annotations_discard_layer(*, org, actor, item, layer: int, reason: str) -> int:
     """Deletes a layer's annotations (each with its revision): a unit's unfinished draft when the unit goes to
     someone else, so the next person starts clean. The caller has authorised it. Returns how many."""
@@ -273,14 +279,35 @@ def annotations_discard_layer(*, org, actor, item, layer: int, reason: str) -> i
         drafts = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer=layer))
         if not drafts:
             return 0
-        revisions = []
-        for annotation in drafts:
-            annotation.version += 1
-            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
-                                       snapshot(annotation), [], now))
-        Annotation.objects.for_org(org).filter(pk__in=[a.pk for a in drafts]).delete()
+        revisions = _delete_with_revisions(org, drafts, actor, now)
         AnnotationRevision.objects.bulk_create(revisions)
         audit_record(org=org, actor=actor, action="annotations.draft_discarded", target=item,
                      metadata={"dataset_id": item.dataset_id, "layer": layer, "reason": reason,
                                "deleted": [a.pk for a in drafts]})
     return len(drafts)
+
+
+def annotations_promote_merged(*, org, actor, item, annotations: list[dict], recipe_version, reason: str) -> int:
+    """Makes a merge of several people's work (apps.quality.merge) the item's shared annotations, like
+    annotations_promote_layer: the shared human annotations are replaced (each change with its revision), model
+    suggestions nobody accepted are left. Each merged annotation is validated against `recipe_version` first; a bad
+    one raises AnnotationInputError before anything is written. The caller (the consensus flow) has authorised it."""
+    spec = SpecIndex(recipe_version.spec)
+    clean = [validate_annotation(raw, item=item, spec=spec) for raw in annotations]
+    now = timezone.now()
+    with transaction.atomic():
+        shared = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer__isnull=True)
+                      .exclude(review_state="proposed"))
+        revisions = _delete_with_revisions(org, shared, actor, now)
+        created = Annotation.objects.bulk_create([
+            Annotation(organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id,
+                       recipe_version=recipe_version, layer=None, created_by=actor, updated_by=actor,
+                       created_at=now, updated_at=now, **fields)
+            for fields in clean])
+        revisions += [_revision(org.pk, annotation, AnnotationRevision.Action.CREATED, actor, snapshot(annotation),
+                                list(SNAPSHOT_FIELDS), now) for annotation in created]
+        AnnotationRevision.objects.bulk_create(revisions)
+        audit_record(org=org, actor=actor, action="annotations.merged", target=item,
+                     metadata={"dataset_id": item.dataset_id, "reason": reason,
+                               "replaced": [a.pk for a in shared], "created": [a.pk for a in created]})
+    return len(created)

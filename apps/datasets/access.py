@@ -23,6 +23,23 @@ def access_item(*, org, actor, item_id, scope: str = "item.view") -> Item:
     return item
 
 
+def access_item_content(*, org, actor, item_id) -> tuple[Item, str]:
+    """An item whose bytes the actor may read: by the dataset's `item.view`, or by what a registered content guard
+    grants (apps/datasets/content_guards.py: the holder of a live unit of work on it). Returns (item, grant): the
+    grant is "" for the dataset's scope, else the guard's words, recorded with the audited read."""
+    from .content_guards import content_grant
+
+    pk = parse_id(item_id)
+    item = Item.objects.for_org(org).select_related("dataset", "blob").filter(pk=pk).first() if pk else None
+    grant = None
+    if item is not None:
+        grant = "" if has_scope(org=org, actor=actor, scope="item.view", obj=item.dataset) else content_grant(
+            org=org, actor=actor, item=item)
+    if grant is None:
+        deny_not_found(org=org, actor=actor, target_type="datasets.item", target_id=item_id, scope="item.view")
+    return item, grant
+
+
 def access_import_job(*, org, actor, job_id, scope: str = "item.change") -> ImportJob:
     pk = parse_id(job_id)
     job = ImportJob.objects.for_org(org).select_related("dataset").filter(pk=pk).first() if pk else None

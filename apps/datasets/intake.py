@@ -445,7 +445,7 @@ def _open_source(job: ImportJob, item: Item):
 # --- Serving content ----------------------------------------------------------------------------
 
 
-def serve_item_content(request, *, org, actor, item: Item, download: bool):
+def serve_item_content(request, *, org, actor, item: Item, download: bool, grant: str = ""):
     from apps.core.api.errors import problem_response
     from apps.storage.http import serve_blob
 
@@ -457,7 +457,7 @@ def serve_item_content(request, *, org, actor, item: Item, download: bool):
             Item.Status.FAILED: f"its content could not be fetched ({item.error or 'no reason recorded'})",
         }.get(item.status, "no content is stored for it")
         return problem_response(409, f"This item has no content: {why}.")
-    item_content_read(org=org, actor=actor, item=item, download=download)
+    item_content_read(org=org, actor=actor, item=item, download=download, grant=grant)
     return serve_blob(request, item.blob, filename=item.name, inline=not download)
 
 

@@ -229,12 +229,15 @@ def saved_filter_delete(*, org, actor, saved_filter: SavedFilter) -> None:
         saved_filter.delete()
 
 
-def item_content_read(*, org, actor, item: Item, download: bool = False, via: str = "") -> None:
+def item_content_read(*, org, actor, item: Item, download: bool = False, via: str = "", grant: str = "") -> None:
     """Records that someone saw or downloaded an item (the caller then streams its bytes or opens it in a page;
-    `via` says which page, e.g. "studio")."""
+    `via` says which page, e.g. "studio"; `grant` what let a person without the dataset's scope read it, e.g.
+    "work item 12")."""
     metadata = {"dataset_id": item.dataset_id, "classification": item.dataset.classification}
     if via:
         metadata["via"] = via
+    if grant:
+        metadata["grant"] = grant
     audit_record(org=org, actor=actor, action="item.downloaded" if download else "item.viewed", target=item,
                  metadata=metadata)
 

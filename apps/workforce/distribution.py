@@ -6,11 +6,12 @@ concurrent pulls each take a different row without waiting on each other, and th
 slots of one item for the same person. Such a refusal is retried, never served.
 """
 
+from collections import Counter
 from contextlib import nullcontext
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from .events import unit_changed
@@ -244,6 +245,93 @@ def push_assign(*, task: Task, batch: int = 5_000) -> int:
                     break
         WorkItem.objects.bulk_update([u for u in units if u.assignee_id], ["assignee"])
     return assigned
+
+
+def push_rebalance(*, task: Task, actor, batch: int = 50_000) -> dict[str, int]:
+    """Push mode: spreads the task's queued annotate units that nobody has started over its active annotators in
+    proportion to their weights, moving pre-assigned units from those above their share to those below it and
+    handing out unassigned ones. A unit that is leased, was ever leased (a skipped one keeps its holder's draft),
+    is rework or a gold check never moves; nobody gets two slots of the same item. Each moved or handed-out unit
+    gets a work event; returns {"moved": n, "assigned": m}."""
+    members = list(TaskMember.objects.for_org(task.organization_id).filter(
+        task=task, role=TaskMember.Role.ANNOTATOR, status=TaskMember.Status.ACTIVE).order_by("id"))
+    if task.distribution != Task.Distribution.PUSH or not members:
+        return {"moved": 0, "assigned": 0}
+    weights = {m.user_id: m.weight for m in members}
+    with transaction.atomic():
+        # Locked, and skipped when a pull holds them: a unit being leased right now is not moved under its holder.
+        units = list(WorkItem.objects.for_org(task.organization_id).select_for_update(skip_locked=True)
+                     .filter(task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.QUEUED, is_gold=False)
+                     .filter(Q(assignee__isnull=True) | Q(assignee_id__in=list(weights), leased_at__isnull=True))
+                     .order_by("-priority", "due_at", "id").only("id", "item_id", "assignee_id")[:batch])
+        if not units:
+            return {"moved": 0, "assigned": 0}
+        # Work that stays with its holder (leased, started, rework) counts towards their share.
+        fixed = Counter(dict(
+            WorkItem.objects.for_org(task.organization_id)
+            .filter(task=task, stage=WorkItem.Stage.ANNOTATE, is_gold=False, assignee_id__in=list(weights))
+            .filter(Q(state__in=[WorkItem.State.LEASED, WorkItem.State.REJECTED])
+                    | Q(state=WorkItem.State.QUEUED, leased_at__isnull=False))
+            .values_list("assignee_id").annotate(n=Count("id")).order_by()))
+        quota = {user_id: max(share - fixed[user_id], 0)
+                 for user_id, share in _shares(len(units) + sum(fixed.values()), weights).items()}
+        load = {user_id: 0 for user_id in weights}  # movable units each person keeps or receives
+        mine: dict[int, list[WorkItem]] = {user_id: [] for user_id in weights}
+        for unit in units:
+            if unit.assignee_id:
+                mine[unit.assignee_id].append(unit)
+                load[unit.assignee_id] += 1
+        taken = set(WorkItem.objects.for_org(task.organization_id).filter(
+            task=task, stage=WorkItem.Stage.ANNOTATE, item_id__in={u.item_id for u in units},
+            assignee__isnull=False).values_list("item_id", "assignee_id"))
+        moves: dict[int, list[WorkItem]] = {}
+
+        def place(unit) -> bool:
+            wanting = [u for u in weights if load[u] < quota[u] and (unit.item_id, u) not in taken]
+            if not wanting:
+                return False
+            to_user = min(wanting, key=lambda u: ((load[u] - quota[u]) / weights[u], u))
+            moves.setdefault(to_user, []).append(unit)
+            load[to_user] += 1
+            taken.add((unit.item_id, to_user))
+            if unit.assignee_id:
+                load[unit.assignee_id] -= 1
+            return True
+
+        # Those above their share give away the units they would reach last (skipping an item the others
+        # already have a slot of); then the unassigned ones go to whoever is furthest below their share.
+        for user_id, units_of_user in mine.items():
+            for unit in reversed(units_of_user):
+                if load[user_id] <= quota[user_id]:
+                    break
+                place(unit)
+        for unit in units:
+            if unit.assignee_id is None:
+                place(unit)
+        counts = {"moved": 0, "assigned": 0}
+        events = []
+        for to_user, moved in moves.items():
+            WorkItem.objects.for_org(task.organization_id).filter(pk__in=[u.pk for u in moved]).update(
+                assignee_id=to_user, version=F("version") + 1)
+            for unit in moved:
+                counts["moved" if unit.assignee_id else "assigned"] += 1
+                events.append(WorkEvent(
+                    organization_id=task.organization_id, task_id=task.pk, work_item_id=unit.pk,
+                    actor=actor if getattr(actor, "pk", None) else None, kind=WorkEvent.Kind.REASSIGNED,
+                    data={"from_user_id": unit.assignee_id, "to_user_id": to_user, "reason": "rebalance"}))
+        WorkEvent.objects.bulk_create(events, batch_size=5_000)
+    return counts
+
+
+def _shares(total: int, weights: dict[int, float]) -> dict[int, int]:
+    """`total` units split in proportion to the weights, in whole units (largest remainders get the rest)."""
+    weight_sum = sum(weights.values())
+    exact = {user_id: total * weight / weight_sum for user_id, weight in weights.items()}
+    shares = {user_id: int(value) for user_id, value in exact.items()}
+    rest = total - sum(shares.values())
+    for user_id in sorted(exact, key=lambda u: (shares[u] - exact[u], u))[:rest]:
+        shares[user_id] += 1
+    return shares
 
 
 def release_member_work(*, task: Task, user, actor) -> int:

@@ -80,11 +80,17 @@ class TaskMember(TenantOwnedModel):
     weight = models.FloatField(default=1.0)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     added_at = models.DateTimeField(default=timezone.now)
+    # What this person is paid per active hour on this task (performance reports: cost = rate x active time).
+    hourly_rate = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="", help_text="ISO 4217 code, e.g. EUR.")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["task", "user", "role"], name="taskmember_unique"),
             models.CheckConstraint(condition=Q(weight__gt=0, weight__lte=100), name="taskmember_weight_range"),
+            models.CheckConstraint(
+                condition=Q(hourly_rate__isnull=True) | Q(hourly_rate__gte=0, currency__regex=r"^[A-Z]{3}$"),
+                name="taskmember_rate_has_currency"),
         ]
 
     def __str__(self) -> str:
@@ -225,10 +231,37 @@ class IdempotentReply(TenantOwnedModel):
         return f"{self.key} -> {self.status}"
 
 
+class ReviewRound(TenantOwnedModel):
+    """One review of an annotate unit's work: its decision and, through ReviewComment.round, what the reviewer said.
+    A unit rejected, fixed and reviewed again has one round per review, numbered from 1; the studio shows the
+    annotator the latest rejection's comments, the earlier rounds stay as history."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    work_item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="review_rounds")
+    review_unit = models.ForeignKey(WorkItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    number = models.PositiveSmallIntegerField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    corrections = models.PositiveIntegerField(default=0, help_text="Changes the reviewer made to the work's layer "
+                                                                   "(each one is a revision by the reviewer).")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["work_item", "number"], name="reviewround_number_unique")]
+
+    def __str__(self) -> str:
+        return f"round {self.number} of {self.work_item_id}: {self.decision}"
+
+
 class ReviewComment(TenantOwnedModel):
-    """A reviewer's comment on a unit, pinned to one annotation (or the whole item when none)."""
+    """A reviewer's comment on a unit, pinned to one annotation (or the whole item when none), in the review round
+    it was written in (rows from before rounds existed were given theirs by migration 0006)."""
 
     work_item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="comments")
+    round = models.ForeignKey(ReviewRound, on_delete=models.CASCADE, null=True, blank=True, related_name="comments")
     annotation_id = models.BigIntegerField(null=True, blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     text = models.TextField(max_length=5000)

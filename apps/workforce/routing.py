@@ -3,8 +3,8 @@
 - a gold unit is scored against its truth (and, in a training task, may complete a qualification); its work is
   never promoted;
 - a consensus item waits until all its slots are submitted, then their agreement decides: at or above the
-  task's threshold the work agreeing most with the others becomes the item's annotations; below it, that work
-  goes to a reviewer;
+  task's threshold the slots' merged work (apps.quality.merge) becomes the item's annotations; below it, the work
+  agreeing most with the others goes to a reviewer;
 - otherwise a share of the work (the task's review ratio, and always work fixed after a rejection) goes to a
   reviewer; the rest becomes the item's annotations at once;
 - an approval promotes the reviewed work; a rejection sends it back to its annotator.
@@ -17,9 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Avg
 
 from apps.annotations.selectors import layer_contents
-from apps.annotations.services import annotations_discard_layer, annotations_promote_layer
+from apps.annotations.services import (
+    annotations_discard_layer,
+    annotations_promote_layer,
+    annotations_promote_merged,
+)
+from apps.annotations.validation import AnnotationInputError
 
-from .agreement import agreement, consensus
+from .agreement import consensus, gold_result, merged
 from .models import ConsensusResult, GoldItem, GoldScore, Qualification, Task, WorkItem
 from .selectors import unit_was_rejected
 
@@ -92,29 +97,43 @@ def _maybe_close_consensus(*, unit: WorkItem, actor) -> None:
     if len(slots) < unit.task.consensus or any(s.state != WorkItem.State.SUBMITTED for s in slots):
         return
     works = {s.pk: layer_contents(org=unit.organization, item=unit.item, layer=s.pk) for s in slots}
-    score, chosen_id, pairs = consensus(works)
+    spec = unit.task.recipe_version.spec
+    score, chosen_id, pairs = consensus(works, spec=spec)
     chosen = next(s for s in slots if s.pk == chosen_id)
-    merged = score >= unit.task.consensus_threshold
+    is_merged = score >= unit.task.consensus_threshold
     ConsensusResult.objects.create(
         organization_id=unit.organization_id, task=unit.task, item=unit.item, score=score, pairs=pairs,
-        chosen=chosen, outcome=ConsensusResult.Outcome.MERGED if merged else ConsensusResult.Outcome.REVIEW)
+        chosen=chosen, outcome=ConsensusResult.Outcome.MERGED if is_merged else ConsensusResult.Outcome.REVIEW)
     for slot in slots:
-        slot.state = WorkItem.State.DONE if merged or slot.pk != chosen.pk else WorkItem.State.IN_REVIEW
+        slot.state = WorkItem.State.DONE if is_merged or slot.pk != chosen.pk else WorkItem.State.IN_REVIEW
         slot.version += 1
     WorkItem.objects.bulk_update(slots, ["state", "version"])
     mine = next(s for s in slots if s.pk == unit.pk)
     unit.state, unit.version = mine.state, mine.version  # the caller saves `unit` after this
-    if merged:
-        _promote(chosen, actor, reason=f"consensus {score:.2f}")
+    if is_merged:
+        _promote_merge(unit=unit, works=works, spec=spec, chosen=chosen, actor=actor,
+                       reason=f"consensus {score:.2f}")
     else:
         queue_review(chosen)
+
+
+def _promote_merge(*, unit: WorkItem, works: dict, spec: dict, chosen: WorkItem, actor, reason: str) -> None:
+    """The merged work becomes the item's annotations; should the merge not validate against the recipe (it is
+    built from validated work, so only a bug would do it), the work agreeing most with the others does."""
+    try:
+        annotations_promote_merged(org=unit.organization, actor=actor, item=unit.item,
+                                   annotations=merged(works, spec=spec), recipe_version=unit.task.recipe_version,
+                                   reason=f"{reason} (task {unit.task_id})")
+    except AnnotationInputError:
+        _promote(chosen, actor, reason=reason)
 
 
 # --- gold, honeypots and qualification ----------------------------------------------------------------------
 
 def _score_gold(*, unit: WorkItem, actor) -> GoldScore:
     gold = GoldItem.objects.for_org(unit.organization_id).get(task=unit.task, item=unit.item)
-    result = agreement(layer_contents(org=unit.organization, item=unit.item, layer=unit.pk), gold.truth)
+    result = gold_result(layer_contents(org=unit.organization, item=unit.item, layer=unit.pk), gold.truth,
+                         spec=unit.task.recipe_version.spec)
     score = GoldScore.objects.create(organization_id=unit.organization_id, task=unit.task, work_item=unit,
                                      user_id=unit.assignee_id, score=result["score"], details=result)
     if unit.task.is_training:

@@ -65,11 +65,12 @@ def task_member_has_role(*, task: Task, user, role: str) -> bool:
 
 
 def review_comments(*, unit: WorkItem):
-    """Comments on the annotate unit (for a review unit: on the work it reviews)."""
+    """Comments on the annotate unit (for a review unit: on the work it reviews), round by round, oldest first."""
     from .models import ReviewComment
 
     target = unit.reviews_id if unit.stage == WorkItem.Stage.REVIEW else unit.pk
-    return ReviewComment.objects.for_org(unit.organization_id).filter(work_item_id=target).select_related("author")
+    return (ReviewComment.objects.for_org(unit.organization_id).filter(work_item_id=target)
+            .select_related("author", "round", "round__reviewer").order_by("round__number", "created_at", "id"))
 
 
 def task_get(*, org_id: int, task_id: int) -> Task | None:
@@ -115,7 +116,7 @@ def comments_on_units(*, org, unit_ids) -> list:
     from .models import ReviewComment
 
     return list(ReviewComment.objects.for_org(org).filter(work_item_id__in=list(unit_ids))
-                .select_related("author").order_by("created_at", "id"))
+                .select_related("author", "round").order_by("created_at", "id"))
 
 
 def task_member_stats(*, task: Task) -> dict[int, dict[str, float]]:
@@ -199,3 +200,17 @@ def unit_was_rejected(*, unit: WorkItem) -> bool:
 
     return WorkEvent.objects.for_org(unit.organization_id).filter(
         work_item=unit, kind=WorkEvent.Kind.REJECTED).exists()
+
+
+SUGGESTION_FIELDS = ("id", "type", "label", "attributes", "geometry", "z_order", "frame", "source", "review_state",
+                     "confidence")
+
+
+def unit_suggestions(*, unit: WorkItem) -> list[dict]:
+    """The model suggestions (proposed annotations) among the shared annotations of an annotate unit's item."""
+    from apps.annotations.selectors import annotation_list
+
+    if unit.stage != WorkItem.Stage.ANNOTATE:
+        return []
+    return list(annotation_list(org=unit.organization_id, item=unit.item, layer=None)
+                .filter(review_state="proposed").values(*SUGGESTION_FIELDS))

@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.annotations.selectors import layer_changes_by
 from apps.compliance.services import audit_record
 from apps.core.errors import ConflictError
 from apps.datasets.query import compile_filter
@@ -20,7 +21,7 @@ from apps.tenancy.permissions import require_scope
 from . import events as events_
 from . import routing
 from .distribution import _event
-from .models import IdempotentReply, ReviewComment, Task, TaskMember, WorkEvent, WorkItem
+from .models import IdempotentReply, ReviewComment, ReviewRound, Task, TaskMember, WorkEvent, WorkItem
 
 TASK_FIELDS = ("name", "query", "live", "distribution", "consensus", "review_ratio", "honeypot_rate", "priority",
                "due_at", "annotator_cap", "lease_seconds", "is_training", "pass_threshold")
@@ -117,13 +118,33 @@ def task_member_add(*, org, actor, task: Task, user_id: int, role: str, weight: 
     require_scope(org=org, actor=actor, scope="task.manage")
     user = _org_user(org, user_id)
     with transaction.atomic():
+        before = (TaskMember.objects.for_org(org).filter(task=task, user=user, role=role)
+                  .values("weight", "status").first())
         member, _ = TaskMember.objects.for_org(org).update_or_create(
             task=task, user=user, role=role,
             defaults={"organization_id": org.pk, "weight": weight, "status": TaskMember.Status.ACTIVE})
-        audit_record(org=org, actor=actor, action="task.member_added", target=task,
+        audit_record(org=org, actor=actor, action="task.member_added", target=task, before=before,
                      metadata={"user_id": user.pk, "role": role, "weight": weight})
         events_.task_changed(task, event="task.members_changed")
+        joined_or_reweighted = before is None or before["status"] != TaskMember.Status.ACTIVE or (
+            before["weight"] != member.weight)
+        if role == TaskMember.Role.ANNOTATOR and joined_or_reweighted:
+            _push_rebalance(org=org, actor=actor, task=task, why="member joined" if before is None or before[
+                "status"] != TaskMember.Status.ACTIVE else "weight changed", user_id=user.pk)
     return member
+
+
+def _push_rebalance(*, org, actor, task: Task, why: str, user_id: int) -> None:
+    """Push mode: the queued work nobody has started is spread again by weight (distribution.push_rebalance)."""
+    from .distribution import push_rebalance
+
+    if task.distribution != Task.Distribution.PUSH:
+        return
+    counts = push_rebalance(task=task, actor=actor)
+    if counts["moved"] or counts["assigned"]:
+        audit_record(org=org, actor=actor, action="task.work_rebalanced", target=task,
+                     metadata={"reason": why, "user_id": user_id, **counts})
+        events_.task_changed(task, event="task.rebalanced")
 
 
 def task_set_status(*, org, actor, task: Task, status: str) -> Task:
@@ -242,16 +263,26 @@ def review_decide(*, org, actor, unit: WorkItem, approve: bool, comments: list[d
         unit.version += 1
         unit.save(update_fields=["state", "submitted_at", "lease_expires_at", "version"])
         kind = WorkEvent.Kind.APPROVED if approve else WorkEvent.Kind.REJECTED
+        # The reviewer may have corrected the work in its layer before deciding: each change is a revision by the
+        # reviewer, and an approval promotes the corrected layer.
+        corrections = layer_changes_by(org=org, item=unit.item, layer=work.pk, actor=actor,
+                                       since=unit.leased_at or now)
         routing.after_review(work=work, actor=actor, approve=approve)
+        round_ = ReviewRound.objects.create(
+            organization_id=org.pk, work_item=work, review_unit=unit, reviewer=actor, decided_at=now,
+            corrections=corrections,
+            number=ReviewRound.objects.for_org(org).filter(work_item=work).count() + 1,
+            decision=ReviewRound.Decision.APPROVED if approve else ReviewRound.Decision.REJECTED)
         ReviewComment.objects.bulk_create([
-            ReviewComment(organization_id=org.pk, work_item=work, annotation_id=c.get("annotation_id"),
+            ReviewComment(organization_id=org.pk, work_item=work, round=round_, annotation_id=c.get("annotation_id"),
                           author=actor, text=c["text"]) for c in comments
         ])
         wall = (now - unit.leased_at).total_seconds() if unit.leased_at else 0
         WorkEvent.objects.bulk_create([
             _event(unit, actor, kind, wall_seconds=wall, active_seconds=unit.active_seconds,
-                   data={"reviews": work.pk, "annotator_id": work.assignee_id, "comments": len(comments)}),
-            _event(work, actor, kind, data={"review_unit": unit.pk}),
+                   data={"reviews": work.pk, "annotator_id": work.assignee_id, "comments": len(comments),
+                         "round": round_.number, "corrections": corrections}),
+            _event(work, actor, kind, data={"review_unit": unit.pk, "round": round_.number}),
         ])
         events_.unit_changed(unit)
         events_.unit_changed(work)
@@ -349,7 +380,7 @@ def task_gold_add(*, org, actor, task: Task, item) -> "routing.GoldItem":
 
 def task_member_remove(*, org, actor, task: Task, user_id: int) -> int:
     """Removes a person from the task; their queued and leased work is redistributed. Returns units released."""
-    from .distribution import push_assign, release_member_work
+    from .distribution import release_member_work
 
     require_scope(org=org, actor=actor, scope="task.manage")
     user = _org_user(org, user_id)
@@ -359,10 +390,9 @@ def task_member_remove(*, org, actor, task: Task, user_id: int) -> int:
         if not changed:
             raise ValidationError({"user_id": "This person is not a member of the task."})
         released = release_member_work(task=task, user=user, actor=actor)
-        if task.distribution == Task.Distribution.PUSH:
-            push_assign(task=task)
         audit_record(org=org, actor=actor, action="task.member_removed", target=task,
                      metadata={"user_id": user.pk, "units_released": released})
+        _push_rebalance(org=org, actor=actor, task=task, why="member removed", user_id=user.pk)
         events_.task_changed(task, event="task.members_changed")
     return released
 

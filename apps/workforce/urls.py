@@ -18,6 +18,4 @@ urlpatterns = [
     path(f"{task}work-log.csv", views.task_worklog, name="worklog"),
     path(f"{task}work/", views.queue_work, name="work"),
     path(f"{task}review/", views.queue_review, name="review"),
-    path(f"{task}units/<int:unit_id>/open/", views.unit_open, name="unit_open"),
-    path(f"{task}units/<int:unit_id>/content/", views.unit_content, name="unit_content"),
 ]

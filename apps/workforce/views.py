@@ -6,9 +6,9 @@
   (static/js/workforce/board.js re-reads the counts from the API and the tables from `board_live`), pause/resume,
   members, reassigning a unit, gold items, and the work log as CSV.
 - The studio in queue mode (templates/annotations/studio.html with a "queue" block, static/js/studio/queue.js): the
-  page names the task and stage; the script pulls units through the API. What the API cannot give a unit's holder
-  who has no dataset grant comes from two small views here: `unit_open` (the item, its layer's URLs, the model
-  suggestions; an audited read like the standalone studio) and `unit_content` (the image).
+  page names the task and stage; the script pulls units and opens them through the API (the unit's detail names its
+  item, its layer's URLs and the model suggestions; the item's content comes from the datasets API, which lets a
+  unit's holder read the item through the guard in annotation_layers.py, an audited read like any other).
 
 Every write goes through the services the API uses; every task and unit through an access_* helper.
 """
@@ -16,18 +16,15 @@ Every write goes through the services the API uses; every task and unit through 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.annotations.selectors import annotation_list
 from apps.annotations.views import editor_context
 from apps.core.errors import ConflictError
 from apps.datasets import selectors as dataset_selectors
 from apps.datasets.access import access_dataset, access_item
-from apps.datasets.intake import serve_item_content
-from apps.datasets.services import item_content_read
 from apps.recipes.access import access_recipe_version
 from apps.recipes.selectors import dataset_recipe_version
 from apps.storage.http import content_disposition
@@ -112,8 +109,13 @@ def _history(org, actor) -> list:
     for event in events:
         event.comments = []
     for event in sorted(rejected, key=lambda e: e.at):
-        # Written in the same transaction as the rejection, by its reviewer: at or just before it, after any
-        # earlier rejection of the same unit.
+        number = (event.data or {}).get("round")
+        if number is not None:  # the rejection's review round holds its comments
+            event.comments = [c for c in comments if c.work_item_id == event.work_item_id and c.round is not None
+                              and c.round.number == number]
+            continue
+        # (A rejection logged before review rounds existed.) Written in the same transaction as the rejection, by
+        # its reviewer: at or just before it, after any earlier rejection of the same unit.
         earlier = [e.at for e in rejected if e.work_item_id == event.work_item_id and e.at < event.at]
         since = max(earlier) if earlier else None
         event.comments = [c for c in comments if c.work_item_id == event.work_item_id and c.author_id == event.actor_id
@@ -350,14 +352,14 @@ def queue_studio_context(request, *, task: Task, stage: str) -> dict:
     one), the task's pinned recipe version, and the "queue" block of URLs the script works with."""
     org = request.org
     version = task.recipe_version
-    may_edit = stage == Stage.ANNOTATE
+    may_edit = True  # an annotator edits the unit's layer; a reviewer may correct it before deciding
     queue = {
         "task_id": task.pk, "task_name": task.name, "stage": stage,
         "heartbeat_ms": HEARTBEAT_MS, "idle_ms": IDLE_MS,
         "urls": {
             "next": reverse("api:task-next", args=[task.pk]),
-            "open": _url_template(reverse("workforce:unit_open", args=[org.slug, task.pk, 0])),
-            "content": _url_template(reverse("workforce:unit_content", args=[org.slug, task.pk, 0])),
+            "unit": _url_template(reverse("api:work-item-detail", args=[0])),
+            "content": _url_template(reverse("api:item-content", args=[0])),
             "submit": _url_template(reverse("api:work-item-submit", args=[0])),
             "review": _url_template(reverse("api:work-item-review", args=[0])),
             "skip": _url_template(reverse("api:work-item-skip", args=[0])),
@@ -405,52 +407,3 @@ def queue_work(request, org_slug, task_id):
 @require_GET
 def queue_review(request, org_slug, task_id):
     return _queue_page(request, task_id, Stage.REVIEW)
-
-
-def _held_unit(request, task_id, unit_id) -> WorkItem:
-    """A unit of this task that the caller holds now (leased to them); 404 otherwise."""
-    org, actor = request.org, request.user
-    task = access_task(org=org, actor=actor, task_id=task_id, scope="task.work")
-    unit = access_work_item(org=org, actor=actor, unit_id=unit_id)
-    if unit.task_id != task.pk or unit.assignee_id != actor.pk or unit.state != State.LEASED:
-        deny_not_found(org=org, actor=actor, target_type="workforce.workitem", target_id=unit_id, scope="task.work")
-    return unit
-
-
-SUGGESTION_FIELDS = ("id", "type", "label", "attributes", "geometry", "z_order", "frame", "source", "review_state",
-                     "confidence")
-
-
-@require_GET
-def unit_open(request, org_slug, task_id, unit_id):
-    """What the studio needs to open a unit it pulled: the item, its layer's URLs and (to annotate) the model
-    suggestions of the item's shared annotations. Opening it is an audited read, as in the standalone studio."""
-    org, actor = request.org, request.user
-    unit = _held_unit(request, task_id, unit_id)
-    item = unit.item
-    item_content_read(org=org, actor=actor, item=item, via="studio")
-    layer = unit.layer_id
-    suggestions = []
-    if unit.stage == Stage.ANNOTATE:
-        suggestions = list(annotation_list(org=org, item=item, layer=None).filter(review_state="proposed")
-                           .values(*SUGGESTION_FIELDS))
-    return JsonResponse({
-        "unit": {"id": unit.pk, "stage": unit.stage, "state": unit.state, "layer": layer,
-                 "recipe_version": unit.task.recipe_version_id, "attempts": unit.attempts,
-                 "lease_expires_at": unit.lease_expires_at.isoformat() if unit.lease_expires_at else None},
-        "item": {
-            "id": item.pk, "name": item.name, "kind": item.kind, "width": item.width, "height": item.height,
-            "content_url": reverse("workforce:unit_content", args=[org.slug, unit.task_id, unit.pk])
-            if item.blob_id else None,
-            "annotations_url": f"{reverse('api:item-annotations', args=[item.pk])}?layer={layer}",
-            "changes_url": reverse("api:item-annotations-changes", args=[item.pk]),
-        },
-        "suggestions": suggestions,
-    })
-
-
-@require_GET
-def unit_content(request, org_slug, task_id, unit_id):
-    """The image of a unit, for its holder (who may have no grant on the whole dataset)."""
-    unit = _held_unit(request, task_id, unit_id)
-    return serve_item_content(request, org=request.org, actor=request.user, item=unit.item, download=False)

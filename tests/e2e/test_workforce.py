@@ -1,8 +1,9 @@
 """The workforce in headless Chromium: an annotator pulls a unit, draws and submits; a reviewer rejects it with a
 comment pinned to the box; the annotator sees the comment, fixes the box and submits again; the reviewer approves;
-the manager's task board (a third browser) follows every step live over the websocket (daphne + Redis). And the
-queue's other paths: model suggestions accepted into the unit's layer, active time, skip, the next unit preloaded,
-and the end of the queue."""
+the manager's task board (a third browser) follows every step live over the websocket (daphne + Redis); the
+reviewer corrects the fixed box herself before approving. And the queue's other paths: model suggestions accepted
+into the unit's layer, active time, skip, the next unit preloaded and swapped in without a page load (two in a row,
+a reload resuming the held unit), and the end of the queue."""
 
 import io
 
@@ -11,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
-from apps.annotations.models import Annotation
+from apps.annotations.models import Annotation, AnnotationRevision
 from apps.annotations.services import annotations_change
 from apps.datasets.intake import items_upload
 from apps.recipes.selectors import dataset_recipe_version
@@ -178,10 +179,15 @@ def test_annotate_reject_fix_approve_while_the_board_follows_live(asgi_server, n
     expect(count("annotate", "in_review")).to_have_text("1")
     expect(count("review", "queued")).to_have_text("1")
 
-    # The reviewer sees the earlier comment and approves the fixed work; it becomes the item's annotation.
+    # The reviewer sees the earlier comment, corrects the fixed work a little herself (her revision) and approves
+    # it; the corrected work becomes the item's annotation.
     reviewer.goto(f"/o/acme/tasks/{task.pk}/review/")
     ready(reviewer)
     expect(reviewer.locator("#review-comments li .comment-text")).to_have_text("Box the <i>whole</i> truck")
+    trucks(reviewer).locator(".layer-select").click()
+    reviewer.locator("#stage canvas.stage-overlay").focus()
+    reviewer.keyboard.press("ArrowRight")
+    expect(reviewer.locator("#save-status")).to_have_text("All changes saved")
     reviewer.get_by_role("button", name="Approve", exact=True).click()
     expect(reviewer.locator("#queue-message")).to_contain_text("No more work in this task")
     expect(count("annotate", "approved")).to_have_text("1")
@@ -194,7 +200,9 @@ def test_annotate_reject_fix_approve_while_the_board_follows_live(asgi_server, n
 
     assert WorkItem.objects.get(pk=unit.pk).state == "approved"
     shared = Annotation.objects.get(item=item, layer=None)
-    assert (shared.label, round(shared.geometry["x"])) == ("truck", 100)
+    assert (shared.label, round(shared.geometry["x"])) == ("truck", 101)
+    assert AnnotationRevision.objects.filter(annotation_id=box.pk, actor=team["reviewer"].user,
+                                             changed__contains=["geometry"]).exists()
     assert board.locator("#board").get_attribute("data-live") == "connected"
     for page in (board, annotator, reviewer):
         assert page.errors == []
@@ -235,6 +243,9 @@ def test_suggestions_active_time_skip_preload_and_the_end_of_the_queue(live_serv
     assert result == 200
     assert WorkEvent.objects.filter(work_item=unit, kind="heartbeat", active_seconds__gt=0).exists()
 
+    # A marker on the window: the next units open in this same page, without a reload.
+    page.evaluate("() => { window.__sameDocument = 'kept'; }")
+
     # She skips the item, saying why: the next one opens.
     page.get_by_text("Skip this item").click()
     page.get_by_label("Why do you skip it?").select_option("Nothing to annotate")
@@ -256,6 +267,54 @@ def test_suggestions_active_time_skip_preload_and_the_end_of_the_queue(live_serv
     page.get_by_role("button", name="Submit Ctrl+Enter").click()
     expect(page.locator("#queue-message")).to_contain_text("No more work in this task.")
     expect(page.locator("#studio-editor")).to_be_hidden()
+    # Skip, submit and submit again happened in the one document; the address names the unit last opened.
+    assert page.evaluate("() => window.__sameDocument") == "kept"
+    assert f"unit={unit.pk}" in page.url
+    assert page.errors == []
+
+
+def test_two_units_in_a_row_without_a_reload_and_a_reload_resumes(live_server, new_page, org_a, team,
+                                                                    storage_roots):
+    task, (first, second) = make_task(org_a, team, ["one.png", "two.png"])
+    page = new_page(live_server.url)
+    sign_in(page, team["annotator"].user.email)
+    page.goto(f"/o/acme/tasks/{task.pk}/work/")
+    ready(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Annotate one.png")
+    page.evaluate("() => { window.__sameDocument = 'kept'; }")
+
+    # She draws a box and submits with the keyboard: the second unit opens in the same page, her box gone.
+    page.locator("#stage canvas.stage-overlay").focus()
+    page.keyboard.press("2")
+    page.locator('[data-tool="bbox"]').click()
+    drag(page, (90, 90), (250, 200))
+    expect(trucks(page)).to_have_count(1)
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Annotate two.png")
+    ready(page)
+    expect(trucks(page)).to_have_count(0)
+    assert page.evaluate("() => window.__sameDocument") == "kept"
+    unit_two = WorkItem.objects.get(task=task, item=second)
+    assert unit_two.state == "leased" and f"unit={unit_two.pk}" in page.url
+
+    # The keyboard flow goes on in the swapped-in unit: draw, save to its own layer.
+    page.locator("#stage canvas.stage-overlay").focus()
+    page.keyboard.press("2")
+    page.locator('[data-tool="bbox"]').click()
+    drag(page, (300, 300), (400, 400))
+    expect(trucks(page)).to_have_count(1)
+    expect(page.locator("#save-status")).to_have_text("All changes saved")
+    assert Annotation.objects.filter(item=second, layer=unit_two.pk).count() == 1
+
+    # A reload resumes the unit she holds.
+    page.reload()
+    ready(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Annotate two.png")
+    expect(trucks(page)).to_have_count(1)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#queue-message")).to_contain_text("No more work in this task.")
+    assert WorkItem.objects.get(pk=unit_two.pk).state == "done"
+    assert WorkItem.objects.get(task=task, item=first).state == "done"
     assert page.errors == []
 
 

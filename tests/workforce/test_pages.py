@@ -1,5 +1,5 @@
 """The workforce pages as the server renders them: My work, the task list, the wizard, the task board and its
-actions, the studio in queue mode (and the two views it opens units through), and the work log as CSV."""
+actions, the studio in queue mode, and the work log as CSV."""
 
 import csv
 import io
@@ -13,7 +13,6 @@ from PIL import Image
 
 from apps.compliance.models import AuditEvent
 from apps.core.spreadsheets import csv_cell
-from apps.datasets.intake import items_upload
 from apps.tenancy.roles import Role
 from apps.workforce.models import ReviewComment, Task, TaskMember, WorkItem
 from apps.workforce.services import review_decide, task_create, task_next, work_item_skip, work_item_submit
@@ -188,7 +187,8 @@ def test_the_work_page_is_the_studio_in_queue_mode(make_task, annotator):
     assert data["queue"]["stage"] == "annotate" and data["queue"]["task_id"] == task.pk
     assert data["queue"]["urls"]["next"] == f"/api/v1/tasks/{task.pk}/next/"
     assert data["queue"]["urls"]["submit"] == "/api/v1/work-items/{id}/submit/"
-    assert data["queue"]["urls"]["open"] == f"/o/acme/tasks/{task.pk}/units/{{id}}/open/"
+    assert data["queue"]["urls"]["unit"] == "/api/v1/work-items/{id}/"
+    assert data["queue"]["urls"]["content"] == "/api/v1/items/{id}/content/"
     assert 'id="queue-submit"' in response.content.decode()
 
 
@@ -206,62 +206,6 @@ def test_a_task_name_with_markup_is_escaped_on_every_page(make_task, manager, an
         assert page.status_code == 200
         assert HOSTILE not in page.content.decode()
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.content.decode()
-
-
-# --- Opening a unit in queue mode --------------------------------------------------------------------------------
-
-def test_opening_a_held_unit_is_an_audited_read_and_names_its_layer(make_task, annotator):
-    task = make_task()
-    unit = pull(annotator, task)
-
-    response = signed_in(annotator).get(f"/o/acme/tasks/{task.pk}/units/{unit.pk}/open/")
-
-    assert response.status_code == 200
-    body = response.json()
-    assert body["unit"]["layer"] == unit.pk and body["unit"]["recipe_version"] == task.recipe_version_id
-    assert body["item"]["annotations_url"] == f"/api/v1/items/{unit.item_id}/annotations/?layer={unit.pk}"
-    assert AuditEvent.objects.filter(action="item.viewed", target_id=str(unit.item_id),
-                                     metadata__via="studio").count() == 1
-
-
-def test_model_suggestions_of_the_shared_annotations_come_with_the_unit(make_task, annotator, owner_a, org_a):
-    from apps.annotations.services import annotations_change
-
-    task = make_task(n_items=1)
-    item = WorkItem.objects.get(task=task).item
-    annotations_change(org=org_a, actor=owner_a.user, item=item, create=[
-        {"type": "bbox", "label": "truck", "geometry": {"x": 1, "y": 1, "w": 5, "h": 5}, "source": "model",
-         "review_state": "proposed", "confidence": 0.9},
-        {"type": "bbox", "label": "truck", "geometry": {"x": 9, "y": 9, "w": 5, "h": 5}}])
-    unit = pull(annotator, task)
-
-    body = signed_in(annotator).get(f"/o/acme/tasks/{task.pk}/units/{unit.pk}/open/").json()
-
-    assert [(s["label"], s["review_state"], s["confidence"]) for s in body["suggestions"]] == [
-        ("truck", "proposed", 0.9)]
-
-
-def test_only_the_holder_opens_a_unit(make_task, annotator, org_a, make_member):
-    task = make_task()
-    other = make_member(org_a, Role.ANNOTATOR)
-    TaskMember.objects.create(organization=org_a, task=task, user=other.user, role="annotator")
-    unit = pull(annotator, task)
-
-    for path in ["open", "content"]:
-        assert signed_in(other).get(f"/o/acme/tasks/{task.pk}/units/{unit.pk}/{path}/").status_code == 404
-
-
-def test_the_holder_gets_the_units_image(org_a, owner_a, dataset, annotator, settings, tmp_path):
-    settings.STORAGE_ROOTS = {"eu": tmp_path / "eu", "us": tmp_path / "us"}
-    items_upload(org=org_a, actor=owner_a.user, dataset=dataset, files=[png()])
-    task = task_create(org=org_a, actor=owner_a.user, dataset=dataset, recipe_version=published_version(dataset),
-                       name="Photos", members=[{"user_id": annotator.user_id, "role": "annotator"}])
-    unit = pull(annotator, task)
-
-    response = signed_in(annotator).get(f"/o/acme/tasks/{task.pk}/units/{unit.pk}/content/")
-
-    assert response.status_code == 200 and response["Content-Type"] == "image/png"
-    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
 
 # --- My history ------------------------------------------------------------------------------------------------

@@ -9,7 +9,13 @@ from apps.core.api.errors import problem_response
 from apps.core.api.pagination import IdCursorPagination
 from apps.core.api.parsers import SafeJSONParser
 from apps.datasets import intake, selectors, services
-from apps.datasets.access import access_dataset, access_import_job, access_item, access_saved_filter
+from apps.datasets.access import (
+    access_dataset,
+    access_import_job,
+    access_item,
+    access_item_content,
+    access_saved_filter,
+)
 from apps.datasets.models import Dataset, ImportJob, Item, SavedFilter
 
 from .serializers import (
@@ -280,9 +286,11 @@ class ItemContentApi(OrgApiView):
 
     @extend_schema(parameters=[OpenApiParameter("download", bool)], responses={(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request, pk):
-        item = access_item(org=request.org, actor=request.user, item_id=pk)
+        # Readers of the dataset, and whoever a registered guard lets read this one item (a unit's holder).
+        item, grant = access_item_content(org=request.org, actor=request.user, item_id=pk)
         download = request.query_params.get("download") in ("1", "true")
-        return intake.serve_item_content(request, org=request.org, actor=request.user, item=item, download=download)
+        return intake.serve_item_content(request, org=request.org, actor=request.user, item=item, download=download,
+                                         grant=grant)
 
 
 class ItemThumbnailApi(OrgApiView):

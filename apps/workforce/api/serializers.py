@@ -1,6 +1,7 @@
+from django.urls import reverse
 from rest_framework import serializers
 
-from apps.workforce.models import ReviewComment, Task, TaskMember, WorkItem
+from apps.workforce.models import ReviewComment, ReviewRound, Task, TaskMember, WorkItem
 
 
 class TaskOutput(serializers.ModelSerializer):
@@ -82,6 +83,48 @@ class WorkItemOutput(serializers.ModelSerializer):
         return {"score": score.score, "details": score.details} if score else None
 
 
+class UnitItemOutput(serializers.Serializer):
+    """The unit's item as the studio opens it: what to draw on and where its layer is read and written."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    content_url = serializers.SerializerMethodField(help_text="The item's content (its holder may read it).")
+    annotations_url = serializers.SerializerMethodField(help_text="The unit's layer of the item's annotations.")
+    changes_url = serializers.SerializerMethodField()
+
+    def get_content_url(self, item) -> str | None:
+        return reverse("api:item-content", args=[item.pk]) if item.blob_id else None
+
+    def get_annotations_url(self, item) -> str:
+        return f"{reverse('api:item-annotations', args=[item.pk])}?layer={self.context['layer']}"
+
+    def get_changes_url(self, item) -> str:
+        return reverse("api:item-annotations-changes", args=[item.pk])
+
+
+class WorkItemOpenOutput(WorkItemOutput):
+    """A unit with what the studio needs to open it: its item and, to annotate, the model suggestions among the
+    item's shared annotations (copied into the unit's layer when accepted)."""
+
+    item_detail = serializers.SerializerMethodField()
+    suggestions = serializers.SerializerMethodField()
+
+    class Meta(WorkItemOutput.Meta):
+        fields = [*WorkItemOutput.Meta.fields, "item_detail", "suggestions"]
+        read_only_fields = fields
+
+    def get_item_detail(self, unit) -> dict:
+        return UnitItemOutput(unit.item, context={"layer": unit.layer_id}).data
+
+    def get_suggestions(self, unit) -> list[dict]:
+        from apps.workforce.selectors import unit_suggestions
+
+        return unit_suggestions(unit=unit)
+
+
 class SkipInput(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
@@ -121,12 +164,24 @@ class GoldInput(serializers.Serializer):
     item_id = serializers.IntegerField(min_value=1, help_text="Its current annotations become the right answer.")
 
 
+class ReviewRoundOutput(serializers.ModelSerializer):
+    reviewer = serializers.EmailField(source="reviewer.email", default=None, read_only=True)
+
+    class Meta:
+        model = ReviewRound
+        fields = ["id", "number", "decision", "reviewer", "corrections", "decided_at"]
+        read_only_fields = fields
+
+
 class ReviewCommentOutput(serializers.ModelSerializer):
+    """A review comment in its round: the latest rejection's comments are what to fix; earlier ones are history."""
+
     author = serializers.EmailField(source="author.email", default=None, read_only=True)
+    round = ReviewRoundOutput(read_only=True, allow_null=True)
 
     class Meta:
         model = ReviewComment
-        fields = ["id", "work_item", "annotation_id", "author", "text", "created_at", "resolved_at"]
+        fields = ["id", "work_item", "round", "annotation_id", "author", "text", "created_at", "resolved_at"]
         read_only_fields = fields
 
 

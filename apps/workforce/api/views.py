@@ -28,6 +28,7 @@ from .serializers import (
     TaskMemberOutput,
     TaskOutput,
     TaskPatchInput,
+    WorkItemOpenOutput,
     WorkItemOutput,
 )
 
@@ -104,13 +105,15 @@ class TaskNextApi(OrgApiView):
 
 
 class WorkItemDetailApi(OrgApiView):
+    """A unit, its item and (to annotate) the model suggestions: what the studio opens."""
+
     model = WorkItem
-    serializer_class = WorkItemOutput
+    serializer_class = WorkItemOpenOutput
     pagination_class = None
     required_scopes = {"GET": "task.work"}
 
     def get(self, request, pk):
-        return Response(WorkItemOutput(access_work_item(org=request.org, actor=request.user, unit_id=pk)).data)
+        return Response(WorkItemOpenOutput(access_work_item(org=request.org, actor=request.user, unit_id=pk)).data)
 
 
 class WorkItemSubmitApi(OrgApiView):

@@ -72,6 +72,10 @@ function activatable(target) {
   return target instanceof Element && target.closest("button, a, summary, input, select, textarea");
 }
 
+// The current item's objects (store, renderer, editor, panels, saver): the toolbar and the keyboard are bound once
+// and act on whatever item is open, so queue mode can swap in the next unit's item without a page load.
+const ctx = { editor: null, renderer: null, store: null, saver: null, panels: null };
+
 async function boot() {
   let item = data.item;
   const queue = data.queue ? new Queue(data.queue, { announce, statusEl }) : null;
@@ -79,13 +83,37 @@ async function boot() {
     const opened = await queue.start();
     if (!opened) return;
     item = opened.item;
-    if (!item.content_url) {
-      queue.stop(`${item.name} has no image to annotate: skip it from the API or ask a manager to reassign it.`);
-      return;
-    }
+    queue.onNext = (next) => openItem(next.item, queue);
   }
   const root = document.getElementById("studio-editor");
-  if (!root || !data.recipe_version || !item.content_url) return;
+  if (!root || !data.recipe_version) return;
+  const recipe = new Recipe(data.recipe_version.spec, data.recipe_version.id);
+  bindToolbar(ctx);
+  bindKeyboard(ctx, recipe);
+  bindNextLink(ctx);
+  await openItem(item, queue, recipe);
+  const idle = window.requestIdleCallback || ((fn) => window.setTimeout(fn, 300));
+  idle(() => preloadNext(data.next_item));
+}
+
+/** Opens an item in the studio: its image, its annotations (a unit's layer in queue mode), panels and autosave.
+ * In queue mode the previous unit's objects are let go first. */
+async function openItem(item, queue, recipe = ctx.recipe) {
+  const root = document.getElementById("studio-editor");
+  ctx.recipe = recipe;
+  if (ctx.renderer) {
+    ctx.renderer.destroy();
+    ctx.panels.destroy();
+    if (ctx.saver) ctx.saver.destroy();
+    if (ctx.editor) ctx.editor.ready = false;
+    Object.assign(ctx, { editor: null, renderer: null, store: null, saver: null, panels: null });
+  }
+  root.dataset.ready = "false";
+  if (queue && !item.content_url) {
+    queue.stop(`${item.name} has no image to annotate: skip it from the API or ask a manager to reassign it.`);
+    return;
+  }
+  if (!item.content_url) return;
   const canEdit = queue ? queue.canEdit : Boolean(data.can_edit);
   statusEl.dataset.state = "loading";
   statusEl.textContent = "Loading the image and its annotations…";
@@ -101,7 +129,6 @@ async function boot() {
     return;
   }
   const width = item.width || image.naturalWidth, height = item.height || image.naturalHeight;
-  const recipe = new Recipe(data.recipe_version.spec, data.recipe_version.id);
   const store = new Store({ width, height, labels: recipe.labels });
   const renderer = new Renderer({ stage: document.getElementById("stage"), image, store, width, height });
   renderer.overlayCanvas.setAttribute("aria-label", `${item.name}, ${width} by ${height} pixels, with its annotations (listed under Objects)`);
@@ -112,6 +139,7 @@ async function boot() {
     store, recipe, changesUrl: item.changes_url, annotationsUrl: item.annotations_url, status: statusEl, describe,
     layer: queue ? queue.unit.layer : null,
   }) : null;
+  Object.assign(ctx, { store, renderer, editor, saver, panels });
   window.__studio = { store, renderer, editor, saver, panels, queue };
 
   // --- Wiring ------------------------------------------------------------------------------------
@@ -155,10 +183,7 @@ async function boot() {
     saver.onReloaded = (message) => { editor.select(null); announce(message.replace(/^Not saved: /, "")); };
   }
   renderer.onView = (view) => { document.getElementById("zoom-level").textContent = `${Math.round(view.s * 100)}%`; };
-
-  bindToolbar(editor, renderer, store, saver);
-  bindKeyboard(editor, renderer, store, saver, recipe);
-  bindNextLink(store, saver);
+  bindBrush(editor, renderer);
 
   const firstLabel = recipe.spec.labels.find((l) => l.tools.some((t) => t !== "classification")) || recipe.spec.labels[0];
   if (firstLabel) editor.setLabel(firstLabel.name, { relabel: false });
@@ -185,34 +210,46 @@ async function boot() {
   if (queue) await queue.attach({ store, renderer, editor, saver, describe });
   editor.ready = true;
   root.dataset.ready = "true";
-  const idle = window.requestIdleCallback || ((fn) => window.setTimeout(fn, 300));
-  idle(() => preloadNext(data.next_item));
 }
 
-function bindToolbar(editor, renderer, store, saver) {
-  for (const b of document.querySelectorAll("[data-tool]")) b.addEventListener("click", () => editor.setTool(b.dataset.tool));
-  for (const b of document.querySelectorAll("[data-label-choice]")) b.addEventListener("click", () => editor.setLabel(b.dataset.labelChoice));
-  const center = () => [renderer.cssWidth / 2, renderer.cssHeight / 2];
-  const on = (id, fn) => { const node = document.getElementById(id); if (node) node.addEventListener("click", fn); };
-  on("zoom-in", () => renderer.zoomAt(1.25, ...center()));
-  on("zoom-out", () => renderer.zoomAt(0.8, ...center()));
-  on("zoom-fit", () => renderer.fit());
-  on("undo", () => undo(editor, store));
-  on("redo", () => redo(editor, store));
-  on("copy", () => editor.copy());
-  on("paste", () => editor.paste());
-  on("delete", () => editor.deleteSelected());
-  on("finish-drawing", () => editor.enter());
-  on("skip-keypoint", () => editor.skipKeypoint());
-  on("save-now", () => saver && saver.flush());
+function bindToolbar(ctx) {
+  for (const b of document.querySelectorAll("[data-tool]")) b.addEventListener("click", () => ctx.editor && ctx.editor.setTool(b.dataset.tool));
+  for (const b of document.querySelectorAll("[data-label-choice]")) b.addEventListener("click", () => ctx.editor && ctx.editor.setLabel(b.dataset.labelChoice));
+  const on = (id, fn) => {
+    const node = document.getElementById(id);
+    if (node) node.addEventListener("click", () => { if (ctx.editor) fn(ctx); });
+  };
+  const center = ({ renderer }) => [renderer.cssWidth / 2, renderer.cssHeight / 2];
+  on("zoom-in", (c) => c.renderer.zoomAt(1.25, ...center(c)));
+  on("zoom-out", (c) => c.renderer.zoomAt(0.8, ...center(c)));
+  on("zoom-fit", (c) => c.renderer.fit());
+  on("undo", (c) => undo(c.editor, c.store));
+  on("redo", (c) => redo(c.editor, c.store));
+  on("copy", (c) => c.editor.copy());
+  on("paste", (c) => c.editor.paste());
+  on("delete", (c) => c.editor.deleteSelected());
+  on("finish-drawing", (c) => c.editor.enter());
+  on("skip-keypoint", (c) => c.editor.skipKeypoint());
+  on("save-now", (c) => c.saver && c.saver.flush());
   const size = document.getElementById("brush-size");
-  if (size) {
-    const output = document.getElementById("brush-size-value");
-    const apply = () => { editor.brushSize = Number(size.value); output.textContent = `${size.value} px`; renderer.requestOverlay(); };
-    size.addEventListener("input", apply);
-    apply();
-    editor.setBrushSize = (value) => { size.value = String(Math.max(Number(size.min), Math.min(Number(size.max), value))); apply(); };
-  }
+  if (size) size.addEventListener("input", () => { if (ctx.editor) applyBrush(ctx.editor, ctx.renderer); });
+}
+
+function applyBrush(editor, renderer) {
+  const size = document.getElementById("brush-size");
+  editor.brushSize = Number(size.value);
+  document.getElementById("brush-size-value").textContent = `${size.value} px`;
+  renderer.requestOverlay();
+}
+
+function bindBrush(editor, renderer) {
+  const size = document.getElementById("brush-size");
+  if (!size) return;
+  applyBrush(editor, renderer);
+  editor.setBrushSize = (value) => {
+    size.value = String(Math.max(Number(size.min), Math.min(Number(size.max), value)));
+    applyBrush(editor, renderer);
+  };
 }
 
 function undo(editor, store) {
@@ -226,11 +263,13 @@ function redo(editor, store) {
   editor.onAnnounce(label ? `Redone: ${label}.` : "Nothing to redo.");
 }
 
-function bindKeyboard(editor, renderer, store, saver, recipe) {
-  const canvas = renderer.overlayCanvas;
+function bindKeyboard(ctx, recipe) {
   const hotkeys = new Map();
   for (const label of recipe.spec.labels) if (label.hotkey) hotkeys.set(label.hotkey, label.name);
   document.addEventListener("keydown", (e) => {
+    const { editor, renderer, store, saver } = ctx;
+    if (!editor) return;
+    const canvas = renderer.overlayCanvas;
     if (typingIn(e.target)) {
       if (e.key === "Escape") e.target.blur();
       return;
@@ -281,17 +320,20 @@ function bindKeyboard(editor, renderer, store, saver, recipe) {
     }
   });
   document.addEventListener("keyup", (e) => {
-    if (e.key === " ") { editor.spaceDown = false; canvas.classList.remove("pan-ready"); }
+    if (e.key === " " && ctx.editor) { ctx.editor.spaceDown = false; ctx.renderer.overlayCanvas.classList.remove("pan-ready"); }
   });
-  window.addEventListener("blur", () => { editor.spaceDown = false; canvas.classList.remove("pan-ready"); });
+  window.addEventListener("blur", () => {
+    if (ctx.editor) { ctx.editor.spaceDown = false; ctx.renderer.overlayCanvas.classList.remove("pan-ready"); }
+  });
 }
 
-function bindNextLink(store, saver) {
+function bindNextLink(ctx) {
   const link = document.getElementById("next-item");
-  if (!link || !saver) return;
+  if (!link || !data.can_edit || data.queue) return;
   let warned = false;
   link.addEventListener("click", async (e) => {
-    if (warned || (!saver.inFlight && !store.isDirty())) return;
+    const { store, saver } = ctx;
+    if (!saver || warned || (!saver.inFlight && !store.isDirty())) return;
     e.preventDefault();
     await saver.flush();
     if (!store.isDirty()) { window.location.assign(link.href); return; }

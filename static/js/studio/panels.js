@@ -115,11 +115,23 @@ export class Panels {
     this.classificationEl = document.getElementById("classification-panel");
     this.rows = new Map(); // cid -> li
     this.groups = new Map(); // label -> {section, list, count, hide, lock}
+    this.groupsEl.textContent = "";
+    this.proposalsEl.textContent = "";
     this._buildGroups();
-    this.groupsEl.addEventListener("click", (e) => this._rowClick(e));
-    this.proposalsEl.addEventListener("click", (e) => this._rowClick(e));
+    this._onRowClick = (e) => this._rowClick(e);
+    this._onAcceptAll = () => this._acceptAll();
+    this.groupsEl.addEventListener("click", this._onRowClick);
+    this.proposalsEl.addEventListener("click", this._onRowClick);
     const acceptAll = document.getElementById("accept-all");
-    if (acceptAll) acceptAll.addEventListener("click", () => this._acceptAll());
+    if (acceptAll) acceptAll.addEventListener("click", this._onAcceptAll);
+  }
+
+  /** Lets go of the page's panels (queue mode: the next unit's panels take them over). */
+  destroy() {
+    this.groupsEl.removeEventListener("click", this._onRowClick);
+    this.proposalsEl.removeEventListener("click", this._onRowClick);
+    const acceptAll = document.getElementById("accept-all");
+    if (acceptAll) acceptAll.removeEventListener("click", this._onAcceptAll);
   }
 
   // --- Object list ---------------------------------------------------------------------------

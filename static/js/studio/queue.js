@@ -4,9 +4,12 @@
 // - annotate: the model suggestions of the item's shared annotations are shown in the unit's layer until accepted
 //   (accepting copies one into the layer); reviewer comments are listed and pinned beside the annotations they name;
 //   Submit saves what is left and submits; Skip asks why;
-// - review: the reviewed layer, read only; comments (pinned to the selected annotation or not); Approve / Reject;
+// - review: the reviewed layer, which the reviewer may correct (saved as their revisions; an approval promotes the
+//   corrected layer); comments (pinned to the selected annotation or not); Approve / Reject;
 // - both: heartbeats credit active time (every ~30 s while the tab has the focus and there was input in the last
-//   minute); after a decision the next unit is pulled and its image preloaded before the page moves on to it.
+//   minute); after a decision the next unit is pulled and its image preloaded, then swapped in without a page
+//   load (main.js opens its item; history.pushState names it, and a reload resumes it). Reviewer comments come
+//   in rounds: the annotator fixes what the latest rejection says; earlier rounds are listed as history.
 // Text from the server only ever goes through textContent.
 
 import { api } from "./saver.js";
@@ -65,6 +68,7 @@ export class Queue {
     this.unit = null;
     this.opened = null;
     this.comments = [];
+    this.history = [];
     this.draft = [];
     this.busy = false;
     this.decisionKey = null;
@@ -73,21 +77,26 @@ export class Queue {
     this.timer = null;
     this.messageEl = document.getElementById("queue-message");
     this.studioEl = document.getElementById("studio");
+    this.baseTitle = document.title;
+    this.bound = false; // the page's buttons and keys are bound once, for whichever unit is open
+    this.onNext = null; // main.js: opens the next unit's item in place (no page load)
+    // Back (or forward) to an earlier unit's address: the server hands out the caller's current unit again.
+    window.addEventListener("popstate", () => this._leave());
   }
 
   get canEdit() {
-    return this.stage === "annotate";
+    return true; // annotate: the unit's layer; review: the reviewer may correct the work before deciding
   }
 
   // --- Pull and open ---------------------------------------------------------------------------
 
-  /** Pulls and opens the caller's unit: what unit_open answered ({unit, item, suggestions}), or null (said why). */
+  /** Pulls and opens the caller's unit ({unit, item, suggestions} from the unit's detail), or null (said why). */
   async start() {
     const pulled = await this._pull();
     if (!pulled) return null;
     let opened;
     try {
-      opened = await api(fill(this.urls.open, pulled.id));
+      opened = await api(fill(this.urls.unit, pulled.id));
     } catch (_) {
       opened = null;
     }
@@ -95,12 +104,38 @@ export class Queue {
       this.stop(`This unit could not be opened: ${detail(opened, "the server could not be reached")}. Reload the page to try again.`);
       return null;
     }
-    this.unit = { ...pulled, ...opened.data.unit };
-    this.opened = opened.data;
-    document.getElementById("unit-item-name").textContent = opened.data.item.name;
-    document.title = `${this.stage === "review" ? "Review" : "Annotate"} ${opened.data.item.name} · ${document.title}`;
+    this._opened(pulled, opened.data);
+    return this.opened;
+  }
+
+  _opened(pulled, detail) {
+    this.unit = { ...pulled, ...detail };
+    this.opened = { unit: this.unit, item: detail.item_detail, suggestions: detail.suggestions || [] };
+    document.getElementById("unit-item-name").textContent = detail.item_detail.name;
+    document.title = `${this.stage === "review" ? "Review" : "Annotate"} ${detail.item_detail.name} · ${this.baseTitle}`;
     this.studioEl.dataset.unitId = String(this.unit.id);
-    return opened.data;
+  }
+
+  /** Opens the unit preloadNext leased in place of the finished one: its item, layer and comments, no page load;
+   * the address names it (history.pushState), and a reload resumes it (the server hands out the current lease). */
+  async _swap(pulled) {
+    let opened;
+    try {
+      opened = await api(fill(this.urls.unit, pulled.id));
+    } catch (_) {
+      opened = null;
+    }
+    if (!opened || !opened.ok) {
+      this._leave();
+      return;
+    }
+    document.getElementById("studio-editor").dataset.ready = "false";
+    this.messageEl.hidden = true;
+    this._opened(pulled, opened.data);
+    const url = new URL(window.location.href);
+    url.searchParams.set("unit", String(pulled.id));
+    window.history.pushState({ unit: pulled.id }, "", url);
+    await this.onNext(this.opened);
   }
 
   async _pull() {
@@ -145,12 +180,27 @@ export class Queue {
 
   async attach({ store, renderer, editor, saver, describe }) {
     Object.assign(this, { store, renderer, editor, saver, describe });
+    this.comments = [];
+    this.history = [];
+    this.draft = [];
+    this.decisionKey = null;
     if (this.stage === "annotate") this._showSuggestions(this.opened.suggestions || []);
     this._facts();
     this._pins();
     await this._loadComments();
-    if (this.stage === "annotate") this._bindAnnotate();
-    else this._bindReview();
+    if (!this.bound) {
+      if (this.stage === "annotate") this._bindAnnotate();
+      else this._bindReview();
+      this.bound = true;
+    }
+    if (this.stage === "review") {
+      this._reviewUnit();
+      this._listDraft();
+    } else {
+      const skipBox = document.getElementById("skip-box");
+      if (skipBox) skipBox.open = false;
+    }
+    this._busy(false);
     store.onChange(() => this._drawPins());
     const previousView = renderer.onView;
     renderer.onView = (view) => { if (previousView) previousView(view); this._drawPins(); };
@@ -187,8 +237,37 @@ export class Queue {
       result = null;
     }
     if (!result || !result.ok) return;
-    this.comments = (result.data.results || []).slice().sort((a, b) => a.id - b.id);
+    const all = (result.data.results || []).slice().sort((a, b) => a.id - b.id);
+    // Each review is a round. The annotator fixes what the latest rejection says; the rounds before it (and, for
+    // a reviewer, every round) are history.
+    const roundOf = (c) => (c.round ? c.round.number : 0);
+    const rejected = all.filter((c) => !c.round || c.round.decision === "rejected").map(roundOf);
+    const latest = this.stage === "annotate" && rejected.length ? Math.max(...rejected) : null;
+    this.comments = latest === null ? [] : all.filter((c) => roundOf(c) === latest);
+    this.history = all.filter((c) => !this.comments.includes(c));
+    if (this.stage === "review") { this.comments = all; this.history = []; }
     this._listComments();
+    this._listHistory();
+  }
+
+  _listHistory() {
+    const block = document.getElementById("review-history");
+    if (!block) return;
+    const list = document.getElementById("review-history-list");
+    list.textContent = "";
+    const rounds = new Map();
+    for (const c of this.history) {
+      const key = c.round ? c.round.number : 0;
+      if (!rounds.has(key)) rounds.set(key, { round: c.round, comments: [] });
+      rounds.get(key).comments.push(c);
+    }
+    for (const [number, { round, comments }] of [...rounds.entries()].sort((a, b) => b[0] - a[0])) {
+      const title = round ? `Round ${number}: ${round.decision}${round.reviewer ? ` by ${round.reviewer}` : ""}` : "Earlier";
+      const inner = el("ul", { className: "review-comments" });
+      for (const c of comments) inner.append(el("li", { className: "review-comment history-comment" }, el("p", { className: "comment-text", text: c.text })));
+      list.append(el("li", { className: "review-round", "data-round": String(number) }, el("p", { className: "helptext", text: title }), inner));
+    }
+    block.hidden = this.history.length === 0;
   }
 
   _listComments() {
@@ -218,6 +297,7 @@ export class Queue {
   }
 
   _pins() {
+    if (this.pinsEl) this.pinsEl.remove();
     this.pinsEl = el("div", { className: "comment-pins", "aria-hidden": "true" });
     document.getElementById("stage").append(this.pinsEl);
   }
@@ -317,7 +397,8 @@ export class Queue {
 
   // --- Review: comments, approve, reject --------------------------------------------------------------
 
-  _bindReview() {
+  /** The open review unit: the pin follows the selection of its editor. */
+  _reviewUnit() {
     const pin = document.getElementById("review-pin");
     const target = document.getElementById("review-pin-target");
     const previous = this.editor.onSelect;
@@ -330,6 +411,11 @@ export class Queue {
     };
     this.editor.onSelect = (cid) => { previous(cid); selected(cid); };
     selected(this.editor.selection);
+    this.statusEl.dataset.state = "saved";
+    this.statusEl.textContent = "Reviewing: look at the work, correct it if need be, comment, then approve or reject it.";
+  }
+
+  _bindReview() {
     const text = document.getElementById("review-comment");
     for (const b of document.querySelectorAll("[data-reason]")) {
       b.addEventListener("click", () => { text.value = text.value ? `${text.value} ${b.dataset.reason}` : b.dataset.reason; text.focus(); });
@@ -338,10 +424,6 @@ export class Queue {
     document.getElementById("review-form").addEventListener("submit", (e) => { e.preventDefault(); this._addComment(); });
     document.getElementById("review-approve").addEventListener("click", () => this.decide("approve"));
     document.getElementById("review-reject").addEventListener("click", () => this.decide("reject"));
-    document.getElementById("review-approve").disabled = false;
-    document.getElementById("review-reject").disabled = false;
-    this.statusEl.dataset.state = "readonly";
-    this.statusEl.textContent = "Reviewing: look at the work, comment, then approve or reject it.";
   }
 
   /** The comment being typed becomes one to send (pinned to the selected annotation when ticked). */
@@ -393,7 +475,15 @@ export class Queue {
       document.getElementById("review-comment").focus();
       return;
     }
+    if (this.editor.drawing) { this.announce("Finish or cancel the shape you are drawing first (Enter or Esc)."); return; }
     this._busy(true, decision === "approve" ? "Approving…" : "Rejecting…");
+    if (!(await this._settleSaves())) {
+      // The reviewer's corrections are saved first: an approval promotes the layer as it is on the server.
+      this._busy(false);
+      this.saver._settle();
+      this._reviewError("Not decided: some of your corrections are not saved yet. The save status says what is wrong.");
+      return;
+    }
     await this.heartbeat({ final: true });
     this.decisionKey = this.decisionKey || newKey();
     const comments = this.draft.map((c) => ({ annotation_id: c.annotation_id, text: c.text }));
@@ -457,7 +547,17 @@ export class Queue {
     this._status("saved", `${text} Loading the next unit…`);
     this.announce(text);
     this.studioEl.dataset.queue = "finished";
-    await this.preloadNext();
+    if (this.saver) this.saver.leaving = true;
+    const next = await this.preloadNext();
+    if (next && next.unit && this.onNext) {
+      await this._swap(next.unit);
+      return;
+    }
+    if (next && next.status === 204) {
+      this.stop(this.stage === "review" ? "No more work in this task: nothing is waiting for your review."
+        : "No more work in this task.", { empty: true });
+      return;
+    }
     this._leave();
   }
 
@@ -465,7 +565,17 @@ export class Queue {
   _feedback(feedback) {
     this._stopHeartbeats();
     const details = feedback.details || {};
-    const shapes = details.shapes || {};
+    let shapes = details.shapes || {};
+    if (!details.shapes && details.types) {
+      // Per shape type (the quality metrics): matched pairs and what only one side has.
+      shapes = { a: 0, b: 0, matched: 0 };
+      for (const part of Object.values(details.types)) {
+        const matched = (part.pairs || []).length;
+        shapes.matched += matched;
+        shapes.a += matched + (part.unmatched_a || []).length;
+        shapes.b += matched + (part.unmatched_b || []).length;
+      }
+    }
     const classes = details.classes || {};
     const parts = [`Training result: ${Math.round((feedback.score || 0) * 100)}% agreement with the right answer.`];
     if (shapes.b !== undefined) {
@@ -483,7 +593,8 @@ export class Queue {
     this.messageEl.querySelector("button").focus();
   }
 
-  /** Leases the next unit now and fetches its image, so the page that opens it finds the image cached. */
+  /** Leases the next unit now and fetches its image, so that opening it finds the image cached:
+   * {status, unit} (unit null when none was handed out), or null when the server could not be reached. */
   async preloadNext() {
     let result;
     try {
@@ -491,14 +602,14 @@ export class Queue {
     } catch (_) {
       return null;
     }
-    if (result.status !== 200 || !result.data) return null;
+    if (result.status !== 200 || !result.data) return { status: result.status, unit: null };
     const image = new Image();
     image.decoding = "async";
     const loaded = new Promise((resolve) => { image.onload = resolve; image.onerror = resolve; });
-    image.src = fill(this.urls.content, result.data.id);
+    image.src = fill(this.urls.content, result.data.item);
     window.__queueNextImage = image;
     await Promise.race([loaded, sleep(PRELOAD_WAIT_MS)]);
-    return result.data;
+    return { status: 200, unit: result.data };
   }
 
   _leave() {
@@ -509,10 +620,14 @@ export class Queue {
   // --- Active time -----------------------------------------------------------------------------
 
   _startHeartbeats() {
-    const mark = () => { this.lastInput = Date.now(); };
-    for (const type of ["pointerdown", "pointermove", "keydown", "wheel"]) {
-      document.addEventListener(type, mark, { passive: true, capture: true });
+    if (!this.watchingInput) {
+      const mark = () => { this.lastInput = Date.now(); };
+      for (const type of ["pointerdown", "pointermove", "keydown", "wheel"]) {
+        document.addEventListener(type, mark, { passive: true, capture: true });
+      }
+      this.watchingInput = true;
     }
+    this._stopHeartbeats();
     this.lastBeat = Date.now();
     this.timer = window.setInterval(() => this.heartbeat(), this.config.heartbeat_ms);
   }

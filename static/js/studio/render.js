@@ -57,7 +57,15 @@ export class Renderer {
       this.layers[name] = { canvas, ctx: canvas.getContext("2d") };
     }
     this.resize();
-    new ResizeObserver(() => { this.resize(); this.requestFull(); }).observe(stage);
+    this.resizeObserver = new ResizeObserver(() => { this.resize(); this.requestFull(); });
+    this.resizeObserver.observe(stage);
+  }
+
+  /** Takes the canvases off the stage (queue mode swaps in the next unit's item without a page load). */
+  destroy() {
+    this.resizeObserver.disconnect();
+    this.destroyed = true;
+    for (const { canvas } of Object.values(this.layers)) canvas.remove();
   }
 
   get overlayCanvas() {

@@ -40,12 +40,20 @@ export class Saver {
     this.onSaved = null;
     this.onReloaded = null;
     this.leaving = false; // set when the page moves on on purpose (queue mode: after a skip or a submit)
-    window.addEventListener("beforeunload", (event) => {
+    this._onBeforeUnload = (event) => {
       if (!this.leaving && (this.inFlight || this.store.isDirty())) {
         event.preventDefault();
         event.returnValue = "";
       }
-    });
+    };
+    window.addEventListener("beforeunload", this._onBeforeUnload);
+  }
+
+  /** Stops saving (queue mode: the unit was submitted or skipped and the next one takes the page). */
+  destroy() {
+    clearTimeout(this.timer);
+    this.leaving = true;
+    window.removeEventListener("beforeunload", this._onBeforeUnload);
   }
 
   setStatus(state, text) {

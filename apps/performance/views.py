@@ -1,0 +1,34 @@
+"""Pages of the performance app: a task's manager dashboard and a person's own scorecard.
+
+Both render the frame server-side and draw their charts from the JSON report API (static/js/performance/*.js), which
+they re-read when the "tasks" live topic says work changed (debounced). Every task goes through access_task.
+"""
+
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from apps.tenancy.permissions import require_scope
+from apps.workforce.access import access_task
+
+from . import selectors
+
+
+@require_GET
+def task_dashboard(request, org_slug, task_id):
+    org, actor = request.org, request.user
+    task = access_task(org=org, actor=actor, task_id=task_id, scope="task.view")
+    config = {"report_url": reverse("api:task-performance", args=[task.pk]), "org_slug": org.slug,
+              "task_id": task.pk}
+    return render(request, "performance/dashboard.html", {"task": task, "config": config,
+                                                          "progress": selectors.task_progress(task=task)})
+
+
+@require_GET
+def scorecard(request, org_slug):
+    org, actor = request.org, request.user
+    require_scope(org=org, actor=actor, scope="task.work")
+    config = {"report_url": reverse("api:performance-me"), "org_slug": org.slug, "task_id": None,
+              "user_id": actor.pk}
+    return render(request, "performance/scorecard.html", {
+        "config": config, "feedback": selectors.recent_feedback(org_id=org.pk, user_id=actor.pk)})
