@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from bench.scratch import create_database, database_exists, drop_database, setup_django
+from bench.scratch import add_scratch_arguments, run_on_scratch
 
 TARGET_SECONDS = 60
 TARGET_PEAK_MB = 500
@@ -205,26 +205,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--per-image", type=int, default=10)
     parser.add_argument("--format", default="coco", choices=("coco", "yolo", "yolo_seg", "voc", "native"))
-    parser.add_argument("--db", default="dlsaas_bench_export", help="scratch database (dropped and recreated)")
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--app-role", default="dlsaas")
-    parser.add_argument("--keep", action="store_true", help="leave the scratch database in place")
-    parser.add_argument("--reuse", action="store_true", help="reuse a seeded scratch database (implies --keep)")
-    args = parser.parse_args()
-    app_url = f"postgresql://{args.app_role}@127.0.0.1:5432/{args.db}"
-    reuse = args.reuse and database_exists(args.admin_url, args.db)
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
-    if not reuse:
-        create_database(args.admin_url, args.db, args.app_role)
-    try:
-        setup_django(app_url)
-        measure(args, app_url, reuse)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not (args.keep or args.reuse):
-            drop_database(args.admin_url, args.db)
+    add_scratch_arguments(parser, "dlsaas_bench_export")
+    run_on_scratch(parser.parse_args(), measure)
 
 
 def measure(args, app_url: str, reuse: bool) -> None:

@@ -40,3 +40,31 @@ def setup_django(app_url: str, **env_defaults: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
+
+
+def add_scratch_arguments(parser, default_db: str) -> None:
+    """--db, --admin-url, --app-role, --keep and --reuse, as every bench on a seeded scratch database takes them."""
+    parser.add_argument("--db", default=default_db, help="scratch database (dropped and recreated)")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--app-role", default="dlsaas")
+    parser.add_argument("--keep", action="store_true", help="leave the scratch database in place")
+    parser.add_argument("--reuse", action="store_true", help="reuse a seeded scratch database (implies --keep)")
+
+
+def run_on_scratch(args, measure) -> None:
+    """Creates the scratch database (or reuses a seeded one with --reuse), points Django at it, runs
+    measure(args, app_url, reuse), and drops the database unless --keep or --reuse."""
+    app_url = f"postgresql://{args.app_role}@127.0.0.1:5432/{args.db}"
+    reuse = args.reuse and database_exists(args.admin_url, args.db)
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
+    if not reuse:
+        create_database(args.admin_url, args.db, args.app_role)
+    try:
+        setup_django(app_url)
+        measure(args, app_url, reuse)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not (args.keep or args.reuse):
+            drop_database(args.admin_url, args.db)
