@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -153,7 +154,18 @@ def audit_export_create(*, org, actor, since: datetime, until: datetime) -> Audi
         head = (AuditChainLink.objects.filter(organization_id=org_id).order_by("-sequence")
                 .values("sequence", "hash").first())
         folder = Path(tempfile.mkdtemp(prefix="audit-export-"))
-        first_prev, last_hash = _write_events(folder, org_id, first, last)
+        try:
+            return _write_bundle(folder, org=org, actor=actor, since=since, until=until, first=first, last=last,
+                                 count=count, head=head)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+
+def _write_bundle(folder: Path, *, org, actor, since, until, first: int, last: int, count: int,
+                  head: dict) -> AuditExport:
+    org_id = org_id_of(org)
+    first_prev, last_hash = _write_events(folder, org_id, first, last)
     (folder / "verify_chain.py").write_bytes(VERIFIER.read_bytes())
     (folder / "public_key.pem").write_bytes(signing.public_key_pem())
     manifest = {
