@@ -2,18 +2,17 @@
 
     link.hash = sha256(link.prev_hash + JSON array [link.sequence, *the event's EVENT_COLUMNS])
 
-The array is orjson's compact encoding of the values exactly as the database returns them through `event_select`:
-numbers, text or null, with the time as UTC ISO 8601 text with microseconds and the JSON columns as their stored
-JSON text. Nothing is re-formatted in Python, so the sealer (which writes the links) and the verifier (which
-recomputes them) cannot disagree, and an export that carries the same values lets a third party recompute every
-hash with a few lines of any language.
+The array holds the values exactly as the database returns them through `event_select` (numbers, text or null; the
+time as UTC ISO 8601 text with microseconds, the JSON columns as their stored JSON text), written as PostgreSQL's
+json_build_array(...)::text writes it and Python's json.dumps(values, ensure_ascii=False) too: ", " between
+elements, UTF-8, only quotes, backslashes and control characters escaped. So the sealer (Python), the verifier
+(one SQL statement on PostgreSQL, Python on SQLite) and a third party with any JSON library compute the same bytes.
 """
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import orjson
 
 from .models import GENESIS_HASH
 
@@ -54,7 +53,7 @@ def event_select(vendor: str) -> str:
 
 
 def link_payload(sequence: int, event_row: Sequence) -> bytes:
-    return orjson.dumps((sequence, *event_row))
+    return json.dumps([sequence, *event_row], ensure_ascii=False).encode()
 
 
 def link_hash(prev_hash: str, sequence: int, event_row: Sequence) -> str:
@@ -94,7 +93,7 @@ def verify_links(rows: Iterable[Sequence]) -> ChainReport:
     current_org = object()
     expected_prev = GENESIS_HASH
     expected_seq = 1
-    sha256, dumps = hashlib.sha256, orjson.dumps
+    sha256 = hashlib.sha256
     for row in rows:
         org_id, sequence, prev_hash, digest = row[0], row[1], row[2], row[3]
         event = row[4:]
@@ -110,10 +109,48 @@ def verify_links(rows: Iterable[Sequence]) -> ChainReport:
             broken = "its previous-hash does not match the link before it"
         elif event[0] is None:
             broken = "the event it seals is gone (a row was deleted)"
-        elif sha256(prev_hash.encode() + dumps((sequence, *event))).hexdigest() != digest:
+        elif sha256(prev_hash.encode() + link_payload(sequence, event)).hexdigest() != digest:
             broken = "its contents do not match its hash (the row was changed)"
         if broken:
             return ChainReport(checked, chains, BrokenLink(org_id, sequence, event[0], broken))
         expected_prev, expected_seq = digest, sequence + 1
     head = expected_prev if checked else None
     return ChainReport(checked, chains, None, head_hash=head)
+
+
+def _pg_event_values() -> str:
+    return ", ".join(_PG_EXPRESSIONS.get(name, f"e.{name}") for name in EVENT_COLUMNS)
+
+
+# PostgreSQL checks every link in one statement: each row's hash recomputed with sha256() over the same bytes the
+# sealer hashed, its sequence and prev_hash compared with the link before it (lag), the first failure returned.
+PG_VERIFY_SQL = f"""
+WITH links AS (
+    SELECT l.organization_id AS org, l.sequence, l.prev_hash, l.hash, l.event_id, e.id AS found_event,
+           lag(l.sequence) OVER chain AS before_sequence, lag(l.hash) OVER chain AS before_hash,
+           encode(sha256(convert_to(l.prev_hash || json_build_array(l.sequence, {_pg_event_values()})::text,
+                                    'UTF8')), 'hex') AS computed
+    FROM compliance_auditchainlink l LEFT JOIN compliance_auditevent e ON e.id = l.event_id
+    WHERE {{where}}
+    WINDOW chain AS (PARTITION BY l.organization_id ORDER BY l.sequence)
+)
+SELECT org, sequence, event_id, found_event, before_sequence, prev_hash, before_hash, hash, computed FROM links
+WHERE sequence <> coalesce(before_sequence, 0) + 1 OR prev_hash <> coalesce(before_hash, '{GENESIS_HASH}')
+   OR found_event IS NULL OR computed <> hash
+ORDER BY org NULLS FIRST, sequence LIMIT 1
+"""
+
+
+def broken_link_of(row: Sequence) -> BrokenLink:
+    """The BrokenLink a row of PG_VERIFY_SQL describes, with the same reasons verify_links gives."""
+    org, sequence, event_id, found_event, before_sequence, prev_hash, before_hash = row[:7]
+    expected = (before_sequence or 0) + 1
+    if sequence != expected:
+        reason = f"expected sequence {expected}, found {sequence} (a link is missing or inserted)"
+    elif prev_hash != (before_hash or GENESIS_HASH):
+        reason = "its previous-hash does not match the link before it"
+    elif found_event is None:
+        reason = "the event it seals is gone (a row was deleted)"
+    else:
+        reason = "its contents do not match its hash (the row was changed)"
+    return BrokenLink(org, sequence, event_id, reason)

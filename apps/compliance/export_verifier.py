@@ -12,7 +12,7 @@ proves something when the key is the operator's.
 
 It checks that every file listed in the manifest has the listed sha256, then recomputes every link of the chain:
 
-    hash = sha256(prev_hash + JSON array [sequence, *values])     (compact JSON, UTF-8, no ASCII escaping)
+    hash = sha256(prev_hash + JSON array [sequence, *values])     (UTF-8, ", " between elements, no ASCII escaping)
 
 that the sequences follow each other without a gap, that each link's prev_hash is the previous link's hash, and that
 the last hash is the manifest's. Exit status 0: intact; 1: it prints the first problem.
@@ -56,7 +56,7 @@ def verify(folder: Path) -> list[str]:
             return [f"sequence {sequence}: found {link['sequence']} instead (a link is missing or inserted)"]
         if link["prev_hash"] != prev:
             return [f"sequence {sequence}: its prev_hash is not the previous link's hash"]
-        payload = json.dumps([link["sequence"], *link["values"]], separators=(",", ":"), ensure_ascii=False)
+        payload = json.dumps([link["sequence"], *link["values"]], ensure_ascii=False)
         if hashlib.sha256(prev.encode() + payload.encode()).hexdigest() != link["hash"]:
             return [f"sequence {sequence}: its contents do not match its hash (the event was changed)"]
         prev, sequence, count = link["hash"], sequence + 1, count + 1

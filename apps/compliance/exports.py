@@ -62,9 +62,11 @@ VERIFY_TEXT = """How to check this export
 3. Compare that fingerprint with the one your dlsaas operator published (the audit console shows it). A valid
    signature by a key you cannot trace to the operator proves nothing.
 
-Each link's hash is sha256(prev_hash + JSON array [sequence, *values]) in compact UTF-8 JSON; the columns of
-"values" are named in events.json. manifest.json's chain_head is the newest link of the organisation's chain when
-the export was made: a later export that reaches that sequence must show the same hash there.
+Each link's hash is sha256(prev_hash + JSON array [sequence, *values]) in UTF-8 JSON with ", " between the
+elements and no ASCII escaping (Python's json.dumps(..., ensure_ascii=False), PostgreSQL's json_build_array);
+the columns of "values" are named in events.json. manifest.json's chain_head is the newest link of the
+organisation's chain when the export was made: a later export that reaches that sequence must show the same hash
+there.
 """
 
 

@@ -194,3 +194,28 @@ def test_membership_invitation_and_token_changes_are_audited(org_a, owner_a, api
         "invitation.created", "invitation.revoked", "token.created", "token.revoked", "member.role_changed",
         "member.removed",
     ]
+
+
+@pytest.mark.parametrize("tampered", [None, 1, 3, 4, 8])
+def test_a_long_chain_is_checked_in_chunks_on_several_connections(tampered, transactional_db, org_a, owner_a,
+                                                                  monkeypatch):
+    from apps.compliance import selectors
+
+    monkeypatch.setattr(selectors, "VERIFY_CHUNK", 3)
+    monkeypatch.setattr(selectors.os, "cpu_count", lambda: 4)
+    record_some(org_a, owner_a.user, n=9)
+    seal_pending(org_a.pk)
+    links = list(AuditChainLink.objects.filter(organization=org_a).order_by("sequence"))
+    assert len(links) >= 9
+    if tampered is not None:  # sequences 3/4 sit on a chunk's edge
+        _superuser_sql("UPDATE compliance_auditevent SET action = 'forged' WHERE id = %s",
+                       [links[tampered - 1].event_id])
+
+    report = audit_chain_verify(org_id=org_a.pk)
+
+    assert report.events_checked == len(links)
+    if tampered is None:
+        assert report.ok and report.head_hash == links[-1].hash
+    else:
+        assert not report.ok and report.broken.sequence == tampered
+        assert "contents do not match" in report.broken.reason
