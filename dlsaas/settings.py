@@ -362,6 +362,7 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusChangeEnum": [("active", "Active"), ("paused", "Paused")],
         "TaskMemberRoleEnum": "apps.workforce.models.TaskMember.Role",
         "MemberRoleEnum": "apps.tenancy.roles.Role",
+        "PipelineRunStatusEnum": "apps.automation.models.PipelineRun.Status",
     },
 }
 

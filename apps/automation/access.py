@@ -23,3 +23,25 @@ def access_model_version(*, org, actor, version_id, scope: str = "model.view") -
         deny_not_found(org=org, actor=actor, target_type="automation.modelversion", target_id=version_id,
                        scope=scope)
     return version
+
+
+def access_pipeline(*, org, actor, pipeline_id, scope: str = "model.view"):
+    from .models import Pipeline
+
+    pk = parse_id(pipeline_id)
+    pipeline = Pipeline.objects.for_org(org).select_related("dataset", "created_by").filter(pk=pk).first() \
+        if pk else None
+    if pipeline is None or not has_scope(org=org, actor=actor, scope=scope, obj=pipeline):
+        deny_not_found(org=org, actor=actor, target_type="automation.pipeline", target_id=pipeline_id, scope=scope)
+    return pipeline
+
+
+def access_pipeline_run(*, org, actor, run_id, scope: str = "model.view"):
+    from .models import PipelineRun
+
+    pk = parse_id(run_id)
+    run = (PipelineRun.objects.for_org(org).select_related("pipeline__dataset", "created_by").filter(pk=pk).first()
+           if pk else None)
+    if run is None or not has_scope(org=org, actor=actor, scope=scope, obj=run.pipeline):
+        deny_not_found(org=org, actor=actor, target_type="automation.pipelinerun", target_id=run_id, scope=scope)
+    return run

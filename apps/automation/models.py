@@ -86,3 +86,86 @@ class PreAnnotation(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.model_version_id} on {self.item_id}"
+
+
+class Pipeline(TenantOwnedModel):
+    """A graph of nodes over one dataset: `graph` = {"nodes": [{id, type, config}], "edges": [{from, to, when?}]},
+    checked by pipelines.validate_graph before it is saved or run."""
+
+    name = models.CharField(max_length=200)
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
+    graph = models.JSONField(default=dict)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="pipeline_name_unique_in_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PipelineRun(TenantOwnedModel):
+    """One firing of a pipeline's trigger over a set of items. The graph is copied at the start, so editing the
+    pipeline never changes a run under way."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Finished with failures"
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="runs")
+    graph = models.JSONField()
+    trigger = models.JSONField(default=dict, help_text="How it was fired: {kind, item_ids | query}.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    item_count = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True, help_text="What the run made once finished (versions).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "pipeline", "-started_at"], name="pipelinerun_org_pipeline")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.pipeline_id}"
+
+
+class NodeRun(TenantOwnedModel):
+    """One node of a run on one item. (run, node, item) is unique: a redelivered message finds its row and a
+    duplicate cannot exist."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="node_runs")
+    node_id = models.CharField(max_length=64)
+    node_type = models.CharField(max_length=32)
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "node_id", "item"], name="noderun_unique")]
+        indexes = [models.Index(fields=["organization", "run", "node_id", "status"], name="noderun_org_run_node")]
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+    def __str__(self) -> str:
+        return f"{self.node_id} on {self.item_id}"

@@ -23,3 +23,23 @@ def model_get_by_name(*, org, name: str) -> Model | None:
 
 def preannotation_list(*, org, model_version: ModelVersion):
     return PreAnnotation.objects.for_org(org).filter(model_version=model_version)
+
+
+def pipeline_list(*, org):
+    from .models import Pipeline
+
+    return Pipeline.objects.for_org(org).select_related("created_by").order_by("name", "id")
+
+
+def pipeline_run_list(*, pipeline):
+    from .models import PipelineRun
+
+    return (PipelineRun.objects.for_org(pipeline.organization_id).filter(pipeline=pipeline)
+            .select_related("created_by").order_by("-started_at", "-id"))
+
+
+def pipeline_run_get(*, org_id: int, run_id: int):
+    from .models import PipelineRun
+
+    return (PipelineRun.objects.for_org(org_id).select_related("organization", "pipeline__dataset", "created_by")
+            .filter(pk=run_id).first())

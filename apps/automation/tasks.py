@@ -30,3 +30,27 @@ def enqueue_preannotation(*, org, model_version_id: int, item_ids: list[int], ac
     from apps.core.outbox import enqueue
 
     enqueue(PREANNOTATE[org.region], org.pk, model_version_id, item_ids, actor_id)
+
+
+def run_pipeline_node(org_id: int, run_id: int, node_id: str, item_ids: list[int]) -> None:
+    """One node of a pipeline run over a batch of items (pipeline_engine.py says why a redelivery is harmless)."""
+    from apps.datasets.selectors import member_user_get
+
+    from .pipeline_engine import node_execute
+
+    run = selectors.pipeline_run_get(org_id=org_id, run_id=run_id)
+    if run is None:  # the pipeline was deleted since
+        return
+    actor = member_user_get(org_id=org_id, user_id=run.created_by_id)
+    with tenant_context(run.organization, actor):
+        node_execute(org=run.organization, actor=actor, run=run, node_id=node_id, item_ids=item_ids)
+
+
+_NODE_OPTIONS = {"max_retries": 10, "min_backoff": 1_000, "max_backoff": 60_000}
+# {"default" | "gpu": {region: actor}}: inference on the gpu queue of the organisation's region, the rest on default.
+RUN_NODE = {
+    "default": regional_actors(run_pipeline_node, name="run_pipeline_node", base_queue="default",
+                               time_limit=10 * 60 * 1000, **_NODE_OPTIONS),
+    "gpu": regional_actors(run_pipeline_node, name="run_pipeline_node_gpu", base_queue="gpu",
+                           time_limit=60 * 60 * 1000, **_NODE_OPTIONS),
+}

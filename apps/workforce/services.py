@@ -447,6 +447,22 @@ def task_items_add(*, org, actor, task: Task, filter: dict) -> int:
     return added
 
 
+def task_items_add_ids(*, org, actor, task: Task, item_ids: list[int]) -> int:
+    """Adds these items of the task's dataset to the task (an automation pipeline's human_task node); items already in
+    it are left as they are, so adding the same items again adds nothing. Ids of other datasets are ignored."""
+    require_scope(org=org, actor=actor, scope="task.manage")
+    items = item_list(dataset=task.dataset).filter(pk__in=list(item_ids))
+    with transaction.atomic():
+        added = _create_units(task=task, items=items)
+        added += WorkItem.objects.for_org(org).filter(
+            task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.CANCELLED, is_gold=False,
+            item_id__in=items.values("id")).update(state=WorkItem.State.QUEUED, assignee=None)
+        audit_record(org=org, actor=actor, action="task.items_added", target=task,
+                     metadata={"item_ids": sorted(item_ids)[:1000], "units": added})
+        events_.task_changed(task)
+    return added
+
+
 def task_items_remove(*, org, actor, task: Task, item_ids: list[int]) -> int:
     """Takes items out of the task: their units not yet submitted are cancelled (a held lease ends); finished work
     stays. Returns how many units were cancelled."""

@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.accounts.models import ApiToken
 from apps.annotations.models import Annotation, AnnotationImportJob, ExportJob, LabelMigrationRun
-from apps.automation.models import Model, ModelVersion
+from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
@@ -138,6 +138,25 @@ def _model_version(org, owner):
     return registered_classifier(org, owner.user, recipe_version=version)
 
 
+def _pipeline(org, owner):
+    from apps.automation.pipelines import pipeline_create
+
+    graph = {"nodes": [{"id": "start", "type": "trigger", "config": {}},
+                       {"id": "snapshot", "type": "dataset_version", "config": {"message": "Snapshot"}}],
+             "edges": [{"from": "start", "to": "snapshot"}]}
+    return pipeline_create(org=org, actor=owner.user, name=f"Pipeline {secrets.token_hex(3)}",
+                           dataset=_dataset(org, owner), graph=graph)
+
+
+def _pipeline_run(org, owner):
+    from apps.automation.pipeline_engine import pipeline_run_start
+    from tests.datasets.factories import ItemFactory
+
+    pipeline = _pipeline(org, owner)
+    return pipeline_run_start(org=org, actor=owner.user, pipeline=pipeline,
+                              item_ids=[ItemFactory(dataset=pipeline.dataset).pk])
+
+
 def _work_item(org, owner):
     from apps.workforce.models import WorkItem
 
@@ -165,6 +184,8 @@ OBJECT_MAKERS = {
     AnnotationImportJob: _annotation_import_job,
     Model: _model,
     ModelVersion: _model_version,
+    Pipeline: _pipeline,
+    PipelineRun: _pipeline_run,
 }
 
 

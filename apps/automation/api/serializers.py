@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.automation.models import Model, ModelVersion, TaskType
+from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun, TaskType
 
 
 class ModelOutput(serializers.ModelSerializer):
@@ -47,4 +47,65 @@ class PreannotateInput(serializers.Serializer):
 
 
 class PreannotateOutput(serializers.Serializer):
+    queued = serializers.IntegerField()
+
+
+class PipelineOutput(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", default=None)
+
+    class Meta:
+        model = Pipeline
+        fields = ["id", "name", "dataset", "graph", "enabled", "created_by", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class PipelineInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    dataset_id = serializers.IntegerField(min_value=1)
+    graph = serializers.JSONField(help_text='{"nodes": [{id, type, config}], "edges": [{from, to, when?}]}')
+    enabled = serializers.BooleanField(required=False, default=True)
+
+
+class PipelinePatchInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    graph = serializers.JSONField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class PipelineValidateInput(serializers.Serializer):
+    graph = serializers.JSONField(required=False, help_text="A graph to check; the saved one when left out.")
+
+
+class PipelineValidateOutput(serializers.Serializer):
+    valid = serializers.BooleanField()
+    graph = serializers.JSONField()
+
+
+class PipelineRunInput(serializers.Serializer):
+    item_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, min_length=1,
+                                     max_length=10_000)
+    query = serializers.JSONField(required=False, help_text="A filter of the query language over the dataset.")
+
+
+class PipelineRunOutput(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", default=None)
+
+    class Meta:
+        model = PipelineRun
+        fields = ["id", "pipeline", "status", "trigger", "item_count", "result", "created_by", "started_at",
+                  "finished_at"]
+        read_only_fields = fields
+
+
+class PipelineRunDetailOutput(PipelineRunOutput):
+    nodes = serializers.JSONField(source="summary.nodes", help_text="{node id: {type, queued, running, done, "
+                                                                    "failed}}")
+    failed = serializers.JSONField(source="summary.failed", help_text="The failed items with their errors.")
+
+    class Meta(PipelineRunOutput.Meta):
+        fields = [*PipelineRunOutput.Meta.fields, "graph", "nodes", "failed"]
+        read_only_fields = fields
+
+
+class RetryOutput(serializers.Serializer):
     queued = serializers.IntegerField()

@@ -3,11 +3,12 @@ from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from apps.automation import selectors, services
-from apps.automation.access import access_model, access_model_version
-from apps.automation.models import Model, ModelVersion
+from apps.automation import pipeline_engine, pipelines, selectors, services
+from apps.automation.access import access_model, access_model_version, access_pipeline, access_pipeline_run
+from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun
 from apps.core.api.base import OrgApiView
 from apps.core.api.parsers import SafeJSONParser
+from apps.datasets.access import access_dataset
 from apps.recipes.access import access_recipe, access_recipe_version
 
 from .serializers import (
@@ -15,8 +16,17 @@ from .serializers import (
     ModelOutput,
     ModelVersionInput,
     ModelVersionOutput,
+    PipelineInput,
+    PipelineOutput,
+    PipelinePatchInput,
+    PipelineRunDetailOutput,
+    PipelineRunInput,
+    PipelineRunOutput,
+    PipelineValidateInput,
+    PipelineValidateOutput,
     PreannotateInput,
     PreannotateOutput,
+    RetryOutput,
 )
 
 
@@ -99,4 +109,119 @@ class ModelVersionPreannotateApi(OrgApiView):
         data.is_valid(raise_exception=True)
         queued = services.preannotate_request(org=request.org, actor=request.user, model_version=version,
                                               item_ids=data.validated_data["item_ids"])
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
+
+
+# --- pipelines --------------------------------------------------------------------------------------------------
+
+
+class PipelineListApi(OrgApiView):
+    model = Pipeline
+    serializer_class = PipelineOutput
+    required_scopes = {"GET": "model.view", "POST": "model.manage"}
+
+    def get(self, request):
+        page = self.paginate_queryset(selectors.pipeline_list(org=request.org))
+        return self.get_paginated_response(PipelineOutput(page, many=True).data)
+
+    @extend_schema(request=PipelineInput, responses={201: PipelineOutput})
+    def post(self, request):
+        data = PipelineInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        dataset = access_dataset(org=request.org, actor=request.user, dataset_id=fields.pop("dataset_id"))
+        pipeline = pipelines.pipeline_create(org=request.org, actor=request.user, dataset=dataset, **fields)
+        return Response(PipelineOutput(pipeline).data, status=status.HTTP_201_CREATED)
+
+
+class PipelineDetailApi(OrgApiView):
+    model = Pipeline
+    serializer_class = PipelineOutput
+    pagination_class = None
+    required_scopes = {"GET": "model.view", "PATCH": "model.manage", "DELETE": "model.manage"}
+
+    def get(self, request, pk):
+        return Response(PipelineOutput(access_pipeline(org=request.org, actor=request.user, pipeline_id=pk)).data)
+
+    @extend_schema(request=PipelinePatchInput, responses={200: PipelineOutput})
+    def patch(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
+        data = PipelinePatchInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        pipeline = pipelines.pipeline_update(org=request.org, actor=request.user, pipeline=pipeline,
+                                             **data.validated_data)
+        return Response(PipelineOutput(pipeline).data)
+
+    def delete(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
+        pipelines.pipeline_delete(org=request.org, actor=request.user, pipeline=pipeline)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PipelineValidateApi(OrgApiView):
+    model = Pipeline
+    serializer_class = PipelineValidateOutput
+    pagination_class = None
+    required_scopes = {"POST": "model.manage"}
+
+    @extend_schema(request=PipelineValidateInput, responses={200: PipelineValidateOutput})
+    def post(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
+        data = PipelineValidateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        graph = pipelines.pipeline_validate(org=request.org, actor=request.user, pipeline=pipeline,
+                                            graph=data.validated_data.get("graph"))
+        return Response({"valid": True, "graph": graph})
+
+
+class PipelineRunStartApi(OrgApiView):
+    model = Pipeline
+    serializer_class = PipelineRunOutput
+    pagination_class = None
+    required_scopes = {"POST": "model.manage"}
+
+    @extend_schema(request=PipelineRunInput, responses={202: PipelineRunOutput})
+    def post(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
+        data = PipelineRunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = pipeline_engine.pipeline_run_start(org=request.org, actor=request.user, pipeline=pipeline,
+                                                 item_ids=data.validated_data.get("item_ids"),
+                                                 query=data.validated_data.get("query"))
+        return Response(PipelineRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PipelineRunListApi(OrgApiView):
+    model = Pipeline
+    serializer_class = PipelineRunOutput
+    required_scopes = {"GET": "model.view"}
+
+    def get(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk)
+        page = self.paginate_queryset(selectors.pipeline_run_list(pipeline=pipeline))
+        return self.get_paginated_response(PipelineRunOutput(page, many=True).data)
+
+
+class PipelineRunDetailApi(OrgApiView):
+    model = PipelineRun
+    serializer_class = PipelineRunDetailOutput
+    pagination_class = None
+    required_scopes = {"GET": "model.view"}
+
+    def get(self, request, pk):
+        run = access_pipeline_run(org=request.org, actor=request.user, run_id=pk)
+        run.summary = pipeline_engine.run_summary(run)
+        return Response(PipelineRunDetailOutput(run).data)
+
+
+class PipelineRunRetryFailedApi(OrgApiView):
+    model = PipelineRun
+    serializer_class = RetryOutput
+    pagination_class = None
+    required_scopes = {"POST": "model.manage"}
+
+    @extend_schema(request=None, responses={202: RetryOutput})
+    def post(self, request, pk):
+        run = access_pipeline_run(org=request.org, actor=request.user, run_id=pk, scope="model.manage")
+        queued = pipeline_engine.pipeline_run_retry_failed(org=request.org, actor=request.user, run=run)
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,377 @@
+"""Pipelines: the node registry, the graph validator and the writes that create, change, delete and validate one.
+
+A graph is {"nodes": [{"id", "type", "config"}], "edges": [{"from", "to", "when"?}]}. Every node type is one entry of
+NODE_TYPES: type -> NodeType(config check, run function, queue), so a later type plugs in with one entry. The
+engine that runs a graph over items is pipeline_engine.py; the run functions live there beside it.
+
+Every problem is a ValidationError keyed by its path in the graph (`graph.nodes.2.config.score_threshold`), so the
+API answers 400 naming the node and the field.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.compliance.services import audit_record
+from apps.tenancy.permissions import has_scope, require_scope
+
+from .models import ModelVersion, Pipeline
+
+MAX_NODES = 50
+MAX_EDGES = 200
+MAX_ID = 64
+ROUTE_BRANCHES = ("accept", "human")
+
+
+@dataclass(frozen=True)
+class NodeType:
+    check: Callable[..., dict]  # (config, *, org, actor, dataset, path, errors) -> the config, cleaned
+    run: str | None  # dotted path of the run function over a batch of node runs (pipeline_engine.py)
+    queue: str = "default"  # "gpu" for inference
+    branches: tuple[str, ...] = ()  # the `when` values its outgoing edges must name (route)
+    needs_prediction: bool = False  # must have a predict node upstream
+
+
+def _number(config: dict, key: str, path: str, errors: dict, *, default: float | None = None) -> float | None:
+    value = config.get(key, default)
+    if value is None:
+        errors[f"{path}.{key}"] = "Required: a number from 0 to 1."
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        errors[f"{path}.{key}"] = "A number from 0 to 1."
+        return None
+    return float(value)
+
+
+def _unknown_keys(config: dict, allowed: set[str], path: str, errors: dict) -> None:
+    for key in sorted(set(config) - allowed):
+        errors[f"{path}.{key}"] = "Unknown setting for this node type."
+
+
+def _positive_int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def check_trigger(config, *, org, actor, dataset, path, errors) -> dict:
+    _unknown_keys(config, {"kind"}, path, errors)
+    kind = config.get("kind", "manual")
+    if kind != "manual":
+        # No item-created hook exists in the datasets app yet: a pipeline is fired by hand (item ids or a query).
+        errors[f"{path}.kind"] = "Only 'manual' triggers exist for now (fire the run with item ids or a query)."
+    return {"kind": "manual"}
+
+
+def check_predict(config, *, org, actor, dataset, path, errors) -> dict:
+    from .runtime import parse_decoder
+    from .runtime.spec import annotation_type
+
+    _unknown_keys(config, {"model_version_id", "score_threshold"}, path, errors)
+    threshold = _number(config, "score_threshold", path, errors, default=0.0)
+    pk = _positive_int(config.get("model_version_id"))
+    version = (ModelVersion.objects.for_org(org).select_related("model").filter(pk=pk).first() if pk else None)
+    if version is None or not has_scope(org=org, actor=actor, scope="model.manage", obj=version.model):
+        errors[f"{path}.model_version_id"] = f"No such model version: {config.get('model_version_id')!r}."
+    elif version.status != ModelVersion.Status.READY:
+        errors[f"{path}.model_version_id"] = "This model version is not ready."
+    elif annotation_type(parse_decoder(version.decoder)) is None:
+        errors[f"{path}.model_version_id"] = "An embedding model writes no annotations to predict with."
+    return {"model_version_id": pk, "score_threshold": threshold}
+
+
+def check_filter(config, *, org, actor, dataset, path, errors) -> dict:
+    _unknown_keys(config, {"min_confidence", "labels"}, path, errors)
+    minimum = _number(config, "min_confidence", path, errors, default=0.0)
+    labels = config.get("labels", [])
+    if not isinstance(labels, list) or len(labels) > 500 or not all(
+            isinstance(x, str) and 0 < len(x) <= 200 for x in labels):
+        errors[f"{path}.labels"] = "A list of label names (at most 500)."
+        labels = []
+    return {"min_confidence": minimum, "labels": labels}
+
+
+def check_route(config, *, org, actor, dataset, path, errors) -> dict:
+    _unknown_keys(config, {"accept_threshold"}, path, errors)
+    return {"accept_threshold": _number(config, "accept_threshold", path, errors)}
+
+
+def check_human_task(config, *, org, actor, dataset, path, errors) -> dict:
+    from apps.workforce.models import Task
+
+    _unknown_keys(config, {"task_id"}, path, errors)
+    pk = _positive_int(config.get("task_id"))
+    task = Task.objects.for_org(org).filter(pk=pk).first() if pk else None
+    if task is None or not has_scope(org=org, actor=actor, scope="task.manage", obj=task):
+        errors[f"{path}.task_id"] = f"No such task: {config.get('task_id')!r}."
+    elif dataset is not None and task.dataset_id != dataset.pk:
+        errors[f"{path}.task_id"] = "This task works on another dataset than the pipeline's."
+    elif task.status == Task.Status.DONE:
+        errors[f"{path}.task_id"] = "This task is finished: items can no longer be added."
+    return {"task_id": pk}
+
+
+def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
+    _unknown_keys(config, {"message"}, path, errors)
+    message = config.get("message", "")
+    if not isinstance(message, str) or not message.strip() or len(message) > 500:
+        errors[f"{path}.message"] = "Say what the version is, in 1 to 500 characters."
+        message = ""
+    if dataset is not None and actor is not None and not has_scope(org=org, actor=actor, scope="dataset.version",
+                                                                     obj=dataset):
+        errors[f"{path}"] = "You may not make versions of this dataset."
+    return {"message": message.strip()}
+
+
+_ENGINE = "apps.automation.pipeline_engine"
+NODE_TYPES: dict[str, NodeType] = {
+    "trigger": NodeType(check=check_trigger, run=None),  # fired by pipeline_run_start, never queued
+    "predict": NodeType(check=check_predict, run=f"{_ENGINE}.run_predict", queue="gpu"),
+    "filter": NodeType(check=check_filter, run=f"{_ENGINE}.run_filter", needs_prediction=True),
+    "route": NodeType(check=check_route, run=f"{_ENGINE}.run_route", branches=ROUTE_BRANCHES,
+                      needs_prediction=True),
+    "human_task": NodeType(check=check_human_task, run=f"{_ENGINE}.run_human_task"),
+    # Per item it only records that the item got there; the version is made once the run's items are all through.
+    "dataset_version": NodeType(check=check_dataset_version, run=f"{_ENGINE}.run_dataset_version"),
+}
+
+
+def _shape(graph, errors: dict) -> tuple[list[dict], list[dict]]:
+    if not isinstance(graph, dict):
+        errors["graph"] = 'A graph is {"nodes": [...], "edges": [...]}.'
+        return [], []
+    for key in sorted(set(graph) - {"nodes", "edges"}):
+        errors[f"graph.{key}"] = "Unknown key: a graph has nodes and edges."
+    nodes, edges = graph.get("nodes"), graph.get("edges", [])
+    if not isinstance(nodes, list) or not nodes or len(nodes) > MAX_NODES:
+        errors["graph.nodes"] = f"A list of 1 to {MAX_NODES} nodes."
+        nodes = []
+    if not isinstance(edges, list) or len(edges) > MAX_EDGES:
+        errors["graph.edges"] = f"A list of at most {MAX_EDGES} edges."
+        edges = []
+    return nodes, edges
+
+
+def validate_graph(graph, *, org, actor, dataset) -> dict:
+    """The graph, cleaned (each node's config normalised), or a ValidationError naming every problem's path."""
+    errors: dict[str, str] = {}
+    nodes, edges = _shape(graph, errors)
+    clean_nodes, index = [], {}
+    for i, node in enumerate(nodes):
+        path = f"graph.nodes.{i}"
+        if not isinstance(node, dict):
+            errors[path] = "A node is {id, type, config}."
+            continue
+        node_id, node_type, config = node.get("id"), node.get("type"), node.get("config", {})
+        for key in sorted(set(node) - {"id", "type", "config"}):
+            errors[f"{path}.{key}"] = "Unknown key: a node has id, type and config."
+        if not isinstance(node_id, str) or not node_id.strip() or len(node_id) > MAX_ID:
+            errors[f"{path}.id"] = f"A name of 1 to {MAX_ID} characters."
+            continue
+        if node_id in index:
+            errors[f"{path}.id"] = f"Another node is already called {node_id!r}."
+            continue
+        kind = NODE_TYPES.get(node_type) if isinstance(node_type, str) else None
+        if kind is None:
+            errors[f"{path}.type"] = f"Unknown node type {node_type!r}: one of {', '.join(NODE_TYPES)}."
+            continue
+        if not isinstance(config, dict):
+            errors[f"{path}.config"] = "A JSON object."
+            config = {}
+        clean = kind.check(config, org=org, actor=actor, dataset=dataset, path=f"{path}.config", errors=errors)
+        index[node_id] = i
+        clean_nodes.append({"id": node_id, "type": node_type, "config": clean})
+
+    by_id = {n["id"]: n for n in clean_nodes}
+    clean_edges, out_edges, in_degree, seen_edges = [], {n: [] for n in by_id}, dict.fromkeys(by_id, 0), set()
+    for i, edge in enumerate(edges):
+        path = f"graph.edges.{i}"
+        if not isinstance(edge, dict):
+            errors[path] = "An edge is {from, to, when?}."
+            continue
+        for key in sorted(set(edge) - {"from", "to", "when"}):
+            errors[f"{path}.{key}"] = "Unknown key: an edge has from, to and when."
+        source, target, when = edge.get("from"), edge.get("to"), edge.get("when")
+        bad = False
+        for key, value in (("from", source), ("to", target)):
+            if not isinstance(value, str) or value not in by_id:
+                if not (isinstance(value, str) and any(n.get("id") == value for n in nodes if isinstance(n, dict))):
+                    errors[f"{path}.{key}"] = f"No node called {value!r}."
+                bad = True
+        if bad:
+            continue
+        if source == target:
+            errors[f"{path}.to"] = "A node cannot lead to itself."
+            continue
+        branches = NODE_TYPES[by_id[source]["type"]].branches
+        if branches and when not in branches:
+            errors[f"{path}.when"] = f"An edge from a {by_id[source]['type']} node says when: one of " \
+                                     f"{', '.join(branches)}."
+            continue
+        if not branches and when is not None:
+            errors[f"{path}.when"] = f"A {by_id[source]['type']} node has no branches: leave 'when' out."
+            continue
+        if by_id[target]["type"] == "trigger":
+            errors[f"{path}.to"] = "Nothing leads into a trigger."
+            continue
+        if (source, target, when) in seen_edges:
+            errors[path] = "This edge is listed twice."
+            continue
+        seen_edges.add((source, target, when))
+        out_edges[source].append(i)
+        in_degree[target] += 1
+        clean_edges.append({"from": source, "to": target, **({"when": when} if when is not None else {})})
+
+    triggers = [n["id"] for n in clean_nodes if n["type"] == "trigger"]
+    if clean_nodes and len(triggers) != 1:
+        errors.setdefault("graph.nodes", "A pipeline starts at exactly one trigger node.")
+    for node in clean_nodes:
+        path = f"graph.nodes.{index[node['id']]}"
+        if node["type"] != "trigger" and in_degree[node["id"]] == 0:
+            errors.setdefault(path, f"Nothing leads to {node['id']!r}: only a trigger may start the graph.")
+        if node["type"] == "trigger" and not out_edges[node["id"]]:
+            errors.setdefault(path, "The trigger leads nowhere: connect it to a node.")
+    edge_at = {(e["from"], e["to"], e.get("when")): i for i, e in enumerate(edges) if isinstance(e, dict)}
+    cycle = _find_cycle(by_id, clean_edges)
+    if cycle is not None:
+        errors.setdefault(f"graph.edges.{edge_at[cycle]}", "This edge closes a cycle: a pipeline is a graph "
+                                                           "without loops.")
+    elif triggers:
+        reach = _reachable(triggers[0], clean_edges)
+        for node in clean_nodes:
+            if node["id"] not in reach:
+                errors.setdefault(f"graph.nodes.{index[node['id']]}",
+                                  f"{node['id']!r} cannot be reached from the trigger.")
+        predicted = _after_predict(by_id, clean_edges)
+        for node in clean_nodes:
+            if NODE_TYPES[node["type"]].needs_prediction and node["id"] not in predicted:
+                errors.setdefault(f"graph.nodes.{index[node['id']]}",
+                                  f"A {node['type']} node needs a predict node before it.")
+    if errors:
+        raise ValidationError(errors)
+    return {"nodes": clean_nodes, "edges": clean_edges}
+
+
+def _find_cycle(by_id: dict, edges: list[dict]):
+    """The (from, to, when) of an edge that closes a cycle, or None."""
+    out = {n: [] for n in by_id}
+    for e in edges:
+        out[e["from"]].append(e)
+    state = dict.fromkeys(by_id, 0)  # 0 new, 1 on the stack, 2 finished
+    for start in by_id:
+        if state[start]:
+            continue
+        stack = [(start, iter(out[start]))]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            edge = next(it, None)
+            if edge is None:
+                state[node] = 2
+                stack.pop()
+            elif state[edge["to"]] == 1:
+                return (edge["from"], edge["to"], edge.get("when"))
+            elif state[edge["to"]] == 0:
+                state[edge["to"]] = 1
+                stack.append((edge["to"], iter(out[edge["to"]])))
+    return None
+
+
+def _reachable(start: str, edges: list[dict]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        node = todo.pop()
+        for e in edges:
+            if e["from"] == node and e["to"] not in seen:
+                seen.add(e["to"])
+                todo.append(e["to"])
+    return seen
+
+
+def _after_predict(by_id: dict, edges: list[dict]) -> set[str]:
+    """Nodes every path to which passes through a predict node (the graph has no cycle here)."""
+    incoming = {n: [e["from"] for e in edges if e["to"] == n] for n in by_id}
+    memo: dict[str, bool] = {}
+
+    def covered(node: str) -> bool:
+        if node not in memo:
+            memo[node] = False
+            preds = incoming[node]
+            memo[node] = bool(preds) and all(by_id[p]["type"] == "predict" or covered(p) for p in preds)
+        return memo[node]
+
+    return {n for n in by_id if covered(n)}
+
+
+def successors(graph: dict, node_id: str, branch: str | None = None) -> list[dict]:
+    """The nodes an item goes to after `node_id` (only the `branch` edges of a branching node)."""
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    return [nodes[e["to"]] for e in graph["edges"] if e["from"] == node_id and e.get("when") == branch]
+
+
+def node_of(graph: dict, node_id: str) -> dict | None:
+    return next((n for n in graph["nodes"] if n["id"] == node_id), None)
+
+
+# --- writes ---------------------------------------------------------------------------------------------------
+
+
+def _clean_name(name) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "A name of 1 to 200 characters."})
+    return name
+
+
+def pipeline_create(*, org, actor, name: str, dataset, graph, enabled: bool = True) -> Pipeline:
+    require_scope(org=org, actor=actor, scope="model.manage")
+    name = _clean_name(name)
+    clean = validate_graph(graph, org=org, actor=actor, dataset=dataset)
+    pipeline = Pipeline(organization_id=org.pk, name=name, dataset=dataset, graph=clean, enabled=bool(enabled),
+                        created_by=actor)
+    try:
+        with transaction.atomic():
+            pipeline.save()
+            audit_record(org=org, actor=actor, action="pipeline.created", target=pipeline,
+                         after={"name": name, "dataset_id": dataset.pk, "graph": clean, "enabled": pipeline.enabled})
+    except IntegrityError:
+        raise ValidationError({"name": f"A pipeline named {name!r} already exists."}) from None
+    return pipeline
+
+
+def pipeline_update(*, org, actor, pipeline: Pipeline, **changes) -> Pipeline:
+    require_scope(org=org, actor=actor, scope="model.manage")
+    unknown = set(changes) - {"name", "graph", "enabled"}
+    if unknown:
+        raise ValidationError({k: "This field cannot be changed." for k in sorted(unknown)})
+    before = {"name": pipeline.name, "graph": pipeline.graph, "enabled": pipeline.enabled}
+    if "name" in changes:
+        pipeline.name = _clean_name(changes["name"])
+    if "graph" in changes:
+        pipeline.graph = validate_graph(changes["graph"], org=org, actor=actor, dataset=pipeline.dataset)
+    if "enabled" in changes:
+        pipeline.enabled = bool(changes["enabled"])
+    pipeline.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            pipeline.save(update_fields=["name", "graph", "enabled", "updated_at"])
+            audit_record(org=org, actor=actor, action="pipeline.changed", target=pipeline, before=before,
+                         after={"name": pipeline.name, "graph": pipeline.graph, "enabled": pipeline.enabled})
+    except IntegrityError:
+        raise ValidationError({"name": f"A pipeline named {pipeline.name!r} already exists."}) from None
+    return pipeline
+
+
+def pipeline_delete(*, org, actor, pipeline: Pipeline) -> None:
+    require_scope(org=org, actor=actor, scope="model.manage")
+    with transaction.atomic():
+        audit_record(org=org, actor=actor, action="pipeline.deleted", target=pipeline,
+                     before={"name": pipeline.name, "graph": pipeline.graph})
+        pipeline.delete()
+
+
+def pipeline_validate(*, org, actor, pipeline: Pipeline, graph=None) -> dict:
+    """Checks `graph` (or the saved graph, whose models and tasks may have changed since) and returns it cleaned."""
+    require_scope(org=org, actor=actor, scope="model.manage")
+    return validate_graph(pipeline.graph if graph is None else graph, org=org, actor=actor, dataset=pipeline.dataset)
