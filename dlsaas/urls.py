@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("apps.workforce.api.urls")),
     path("", include("apps.automation.api.urls")),
     path("", include("apps.performance.api.urls")),
+    path("", include("apps.quality.api.urls")),
 ]
 
 urlpatterns = [

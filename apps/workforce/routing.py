@@ -26,6 +26,7 @@ from apps.annotations.validation import AnnotationInputError
 
 from .agreement import consensus, gold_result, merged
 from .models import ConsensusResult, GoldItem, GoldScore, Qualification, Task, WorkItem
+from .quality_hooks import evidence_recorded
 from .selectors import unit_was_rejected
 
 
@@ -104,6 +105,7 @@ def _maybe_close_consensus(*, unit: WorkItem, actor) -> None:
     ConsensusResult.objects.create(
         organization_id=unit.organization_id, task=unit.task, item=unit.item, score=score, pairs=pairs,
         chosen=chosen, outcome=ConsensusResult.Outcome.MERGED if is_merged else ConsensusResult.Outcome.REVIEW)
+    evidence_recorded(task=unit.task, user_ids=[s.assignee_id for s in slots])
     for slot in slots:
         slot.state = WorkItem.State.DONE if is_merged or slot.pk != chosen.pk else WorkItem.State.IN_REVIEW
         slot.version += 1
@@ -138,6 +140,7 @@ def _score_gold(*, unit: WorkItem, actor) -> GoldScore:
                                      user_id=unit.assignee_id, score=result["score"], details=result)
     if unit.task.is_training:
         _maybe_qualify(task=unit.task, user_id=unit.assignee_id)
+    evidence_recorded(task=unit.task, user_ids=[unit.assignee_id])
     return score
 
 

@@ -19,7 +19,7 @@ from apps.datasets.selectors import item_list
 from apps.tenancy.permissions import require_scope
 
 from . import events as events_
-from . import routing
+from . import quality_hooks, routing
 from .distribution import _event
 from .models import IdempotentReply, ReviewComment, ReviewRound, Task, TaskMember, WorkEvent, WorkItem
 
@@ -277,6 +277,7 @@ def review_decide(*, org, actor, unit: WorkItem, approve: bool, comments: list[d
             ReviewComment(organization_id=org.pk, work_item=work, round=round_, annotation_id=c.get("annotation_id"),
                           author=actor, text=c["text"]) for c in comments
         ])
+        quality_hooks.evidence_recorded(task=unit.task, user_ids=[work.assignee_id])
         wall = (now - unit.leased_at).total_seconds() if unit.leased_at else 0
         WorkEvent.objects.bulk_create([
             _event(unit, actor, kind, wall_seconds=wall, active_seconds=unit.active_seconds,
@@ -482,3 +483,19 @@ def task_items_remove(*, org, actor, task: Task, item_ids: list[int]) -> int:
                      metadata={"item_ids": item_ids[:1000], "units_cancelled": len(units)})
         events_.task_changed(task)
     return len(units)
+
+
+def task_member_pause(*, task: Task, user, actor=None) -> bool:
+    """Pauses an annotator on the task (the quality thresholds' action; the caller audits it): they get no new work
+    and their queued and leased units go back to the queue. False when they were not an active annotator."""
+    from .distribution import release_member_work
+
+    with transaction.atomic():
+        changed = TaskMember.objects.for_org(task.organization_id).filter(
+            task=task, user=user, role=TaskMember.Role.ANNOTATOR, status=TaskMember.Status.ACTIVE,
+        ).update(status=TaskMember.Status.PAUSED)
+        if not changed:
+            return False
+        release_member_work(task=task, user=user, actor=actor)
+        events_.task_changed(task, event="task.members_changed")
+    return True

@@ -35,7 +35,9 @@ def test_annotator_figures_match_the_hand_computed_log(worked_task, manager):
     assert ann["rejection_rate"] == pytest.approx(1 / 3)
     assert ann["approval_rate"] == pytest.approx(2 / 3)
     assert (ann["gold_score"], ann["gold_samples"]) == (pytest.approx(0.8), 1)
-    assert (ann["quality_score"], ann["quality_source"]) == (pytest.approx(0.8), "gold")
+    # The quality app's score (apps/quality/scores.py): the log's one gold sample (its decisions are work events, not
+    # review rounds).
+    assert (ann["quality_score"], ann["quality_source"]) == (pytest.approx(0.8), "quality")
     assert (ann["cost"], ann["currency"]) == (pytest.approx(450 / 3600 * 30), "EUR")
 
 

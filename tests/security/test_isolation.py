@@ -211,6 +211,9 @@ DETAIL_CASES = [
 NOT_LISTS = {
     "api/v1/audit-events/export/": "a zip of the caller's chain: test_an_export_holds_only_the_callers_events",
     "api/v1/audit-events/signing-key/": "the deployment's public key: the same for every organisation by design",
+    "api/v1/processing-register/": "the caller's register: test_the_register_holds_only_the_callers_datasets "
+                                   "(tests/compliance/test_console.py)",
+    "api/v1/quality/me/": "the caller's own scores: tests/quality/test_scores_api.py::test_own_quality_*",
 }
 COLLECTION_ROUTES = [(route, view) for route, view in ROUTES
                      if "<" not in route and "GET" in view.required_scopes and route not in NOT_LISTS]
