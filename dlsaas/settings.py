@@ -212,6 +212,28 @@ _places = [
 if len(set(_places)) != len(_places):
     raise ImproperlyConfigured("Every region needs its own storage root or bucket.")
 
+
+def _processors(value: str | None) -> list[dict]:
+    """The processors of the processing register (GDPR art. 30, apps/compliance/console.py). DLSAAS_PROCESSORS: a JSON
+    list of {"name", "purpose", "location", "region" (absent: every region)}; by default each region's storage."""
+    import json
+
+    if not value:
+        return [{"name": "Amazon S3 or S3-compatible object storage" if backend == "s3" else "Operator's file storage",
+                 "purpose": "Storing item content, encrypted at rest (AES-256-GCM)", "region": region,
+                 "location": (STORAGE_S3[region]["region_name"] or region) if backend == "s3" else region}
+                for region, backend in STORAGE_BACKENDS.items()]
+    try:
+        processors = json.loads(value)
+    except ValueError:
+        raise ImproperlyConfigured("DLSAAS_PROCESSORS must be a JSON list of objects.") from None
+    if not isinstance(processors, list) or not all(isinstance(p, dict) and p.get("name") for p in processors):
+        raise ImproperlyConfigured("DLSAAS_PROCESSORS must be a JSON list of objects, each with a name.")
+    return processors
+
+
+PROCESSORS = _processors(env("DLSAAS_PROCESSORS"))
+
 # Plaintext bytes per encrypted chunk (the unit of a range read); stored with each object.
 STORAGE_CHUNK_SIZE = int(env("DLSAAS_STORAGE_CHUNK_SIZE", str(1024 * 1024)))
 if not 4096 <= STORAGE_CHUNK_SIZE <= 64 * 1024 * 1024:

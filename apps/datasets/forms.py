@@ -278,6 +278,10 @@ class DatasetForm(forms.Form):
         label="Retention in days", required=False, validators=[MinValueValidator(1), MaxValueValidator(36500)],
         help_text="Items older than this are deleted. Leave empty to keep them until deleted.",
     )
+    purpose = forms.CharField(
+        label="Purpose", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why this data is processed, as the processing register (GDPR article 30) states it.",
+    )
 
 
 class ItemEditForm(forms.Form):

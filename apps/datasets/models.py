@@ -19,6 +19,8 @@ class Dataset(TenantOwnedModel):
     description = models.TextField(blank=True, max_length=5000)
     classification = models.CharField(max_length=16, choices=Classification.choices, default=Classification.INTERNAL)
     retention_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: kept until deleted.")
+    # Why the data is processed, as the processing register (GDPR art. 30, apps/compliance/console.py) states it.
+    purpose = models.TextField(blank=True, default="", max_length=2000)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

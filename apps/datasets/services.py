@@ -10,18 +10,20 @@ from apps.tenancy.permissions import require_scope
 from .metadata import merge_patch, normalise_folder, validate_metadata
 from .models import Dataset, Folder, Item, SavedFilter
 
-DATASET_FIELDS = ("name", "description", "classification", "retention_days")
+DATASET_FIELDS = ("name", "description", "classification", "retention_days", "purpose")
 # A bulk delete of more items than this runs as a background job, BULK_DELETE_BATCH items at a time.
 BULK_DELETE_INLINE_LIMIT = 10_000
 BULK_DELETE_BATCH = 5_000
 
 
 def dataset_create(*, org, actor, name: str, description: str = "",
-                   classification: str = Dataset.Classification.INTERNAL, retention_days: int | None = None) -> Dataset:
+                   classification: str = Dataset.Classification.INTERNAL, retention_days: int | None = None,
+                   purpose: str = "") -> Dataset:
     require_scope(org=org, actor=actor, scope="dataset.create")
     dataset = Dataset(
         organization_id=org.pk, name=(name or "").strip(), description=description or "",
-        classification=classification, retention_days=retention_days, created_by=actor,
+        classification=classification, retention_days=retention_days, purpose=(purpose or "").strip(),
+        created_by=actor,
     )
     dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
     try:
@@ -30,7 +32,7 @@ def dataset_create(*, org, actor, name: str, description: str = "",
             audit_record(
                 org=org, actor=actor, action="dataset.created", target=dataset,
                 after={"name": dataset.name, "classification": dataset.classification,
-                       "retention_days": dataset.retention_days},
+                       "retention_days": dataset.retention_days, "purpose": dataset.purpose},
             )
     except IntegrityError:
         raise ValidationError({"name": f"A dataset named {dataset.name!r} already exists."}) from None

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.compliance.models import AuditEvent
@@ -25,8 +26,33 @@ class AuditEventFilter(serializers.Serializer):
                                    help_text="An action, or a prefix ending in '.' (e.g. 'member.').")
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-    target_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    target_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    target_type = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                        help_text="What the event is about, e.g. 'datasets.item'.")
+    target_id = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                      help_text="With target_type: an item's history includes the listings that "
+                                                "showed it, a dataset's the events about its items and exports.")
+    actor_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
+                                        help_text="The user id of who acted (their history).")
+    dataset_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
+                                          help_text="Events about this dataset, its items, exports and versions.")
+    ip = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                               help_text="An IP address, or a network in CIDR form (e.g. 10.0.0.0/8).")
+
+    def validate_ip(self, value):
+        from apps.compliance.console import parse_ip_filter
+
+        if not value.strip():
+            return None
+        try:
+            return parse_ip_filter(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict["ip"]) from None
+
+    def validate(self, attrs):
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since >= until:
+            raise serializers.ValidationError({"until": "The end is not after the start."})
+        return attrs
 
 
 class AuditExportQuery(serializers.Serializer):
@@ -38,3 +64,28 @@ class AuditSigningKeyOutput(serializers.Serializer):
     public_key_pem = serializers.CharField()
     fingerprint_sha256 = serializers.CharField(help_text="sha256 of the raw Ed25519 public key, in hex.")
     configured = serializers.BooleanField(help_text="False: embedded mode's derived key, which proves nothing.")
+
+
+class ProcessorOutput(serializers.Serializer):
+    name = serializers.CharField()
+    purpose = serializers.CharField(default="")
+    location = serializers.CharField(default="")
+    region = serializers.CharField(default="", help_text="Empty: serves every region.")
+
+
+class RegisterEntryOutput(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The dataset's id.")
+    name = serializers.CharField()
+    classification = serializers.CharField()
+    classification_label = serializers.CharField()
+    purpose = serializers.CharField(help_text="Empty when the dataset states none.")
+    region = serializers.CharField()
+    retention_days = serializers.IntegerField(allow_null=True, help_text="Null: kept until deleted.")
+    processors = serializers.ListField(child=serializers.CharField())
+
+
+class ProcessingRegisterOutput(serializers.Serializer):
+    controller = serializers.CharField(help_text="The organisation.")
+    region = serializers.CharField()
+    processors = ProcessorOutput(many=True)
+    datasets = RegisterEntryOutput(many=True)

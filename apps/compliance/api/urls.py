@@ -7,4 +7,5 @@ urlpatterns = [
     path("audit-events/<int:pk>/", views.AuditEventDetailApi.as_view(), name="audit-event-detail"),
     path("audit-events/export/", views.AuditExportApi.as_view(), name="audit-export"),
     path("audit-events/signing-key/", views.AuditSigningKeyApi.as_view(), name="audit-signing-key"),
+    path("processing-register/", views.ProcessingRegisterApi.as_view(), name="processing-register"),
 ]

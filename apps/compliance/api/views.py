@@ -3,14 +3,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from apps.compliance import selectors, signing
+from apps.compliance import console, signing
 from apps.compliance.access import access_audit_event
 from apps.compliance.exports import audit_export_create, open_and_forget
 from apps.compliance.models import AuditEvent
 from apps.core.api.base import OrgApiView
+from apps.datasets.models import Dataset
 from apps.storage.http import content_disposition
 
-from .serializers import AuditEventFilter, AuditEventOutput, AuditExportQuery, AuditSigningKeyOutput
+from .serializers import (
+    AuditEventFilter,
+    AuditEventOutput,
+    AuditExportQuery,
+    AuditSigningKeyOutput,
+    ProcessingRegisterOutput,
+)
 
 
 class AuditEventListApi(OrgApiView):
@@ -23,10 +30,11 @@ class AuditEventListApi(OrgApiView):
         filters = AuditEventFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         f = filters.validated_data
-        qs = selectors.audit_event_list(
+        qs = console.audit_event_search(
             org=request.org, actor=request.user, actor_email=f.get("actor", ""), action=f.get("action", ""),
             since=f.get("since"), until=f.get("until"), target_type=f.get("target_type", ""),
-            target_id=f.get("target_id", ""),
+            target_id=f.get("target_id", ""), actor_id=f.get("actor_id"), dataset_id=f.get("dataset_id"),
+            ip=f.get("ip"),
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(AuditEventOutput(page, many=True).data)
@@ -69,3 +77,15 @@ class AuditSigningKeyApi(OrgApiView):
             "fingerprint_sha256": signing.public_key_fingerprint(),
             "configured": signing.is_configured(),
         }).data)
+
+
+class ProcessingRegisterApi(OrgApiView):
+    # The record of processing activities (GDPR art. 30) of the organisation, generated from its datasets and the
+    # deployment's configured processors.
+    model = Dataset
+    serializer_class = ProcessingRegisterOutput
+    pagination_class = None
+    required_scopes = {"GET": "audit.view"}
+
+    def get(self, request):
+        return Response(ProcessingRegisterOutput(console.processing_register(org=request.org)).data)

@@ -9,8 +9,8 @@ class DatasetOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "description", "classification", "retention_days", "created_by", "created_at",
-                  "updated_at"]
+        fields = ["id", "name", "description", "classification", "retention_days", "purpose", "created_by",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -19,6 +19,8 @@ class DatasetInput(serializers.Serializer):
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     classification = serializers.ChoiceField(choices=Dataset.Classification.choices, required=False)
     retention_days = serializers.IntegerField(min_value=1, max_value=36500, required=False, allow_null=True)
+    purpose = serializers.CharField(max_length=2000, required=False, allow_blank=True,
+                                    help_text="Why the data is processed (shown in the processing register).")
 
 
 class DatasetPatchInput(DatasetInput):
