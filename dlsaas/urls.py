@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("apps.annotations.urls")),
     path("", include("apps.workforce.urls")),
     path("", include("apps.performance.urls")),
+    path("", include("apps.automation.urls")),
 ]
 
 handler400 = "apps.core.views.bad_request"

@@ -169,3 +169,21 @@ class NodeRun(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.node_id} on {self.item_id}"
+
+
+class TriggeredItem(TenantOwnedModel):
+    """An item that fired a pipeline's item-added trigger. (pipeline, item) is unique, so a repeated notice for the
+    same item records nothing new; `run` stays empty until a run takes the item, and a run takes only empty ones, so
+    one item starts at most one run of a pipeline however often it is announced."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(PipelineRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pipeline", "item"], name="triggereditem_unique")]
+        indexes = [models.Index(fields=["organization", "pipeline", "run"], name="triggereditem_org_pipeline")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} for {self.pipeline_id}"

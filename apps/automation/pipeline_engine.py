@@ -28,6 +28,7 @@ from apps.core.outbox import enqueue
 from apps.datasets.selectors import item_filter, item_list
 from apps.tenancy.permissions import require_scope
 
+from .events import broadcast_run
 from .models import NodeRun, Pipeline, PipelineRun
 from .pipelines import NODE_TYPES, node_of, successors, validate_graph
 
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # per batch message; each retry asked for through the API grants as many again
 BATCH = 32
 MAX_RUN_ITEMS = 10_000
+MAX_DRY_RUN_ITEMS = 5  # the builder page's dry run picks at most this many items
 OPEN = (NodeRun.Status.QUEUED, NodeRun.Status.RUNNING)
 
 
@@ -91,26 +93,107 @@ def _resolve_items(pipeline: Pipeline, *, item_ids, query) -> list[int]:
 
 
 def pipeline_run_start(*, org, actor, pipeline: Pipeline, item_ids=None, query=None) -> PipelineRun:
-    """Fires the pipeline's manual trigger over these items (ids of its dataset, or a query over it) and queues the
-    first nodes after commit."""
+    """Fires the pipeline's trigger by hand over these items (ids of its dataset, or a query over it) and queues the
+    first nodes after commit. Any trigger kind may be fired by hand (a dry run of an item_added pipeline)."""
     require_scope(org=org, actor=actor, scope="model.manage")
     if not pipeline.enabled:
         raise ValidationError({"enabled": "This pipeline is switched off: enable it to run it."})
     graph = validate_graph(pipeline.graph, org=org, actor=actor, dataset=pipeline.dataset)
     ids = _resolve_items(pipeline, item_ids=item_ids, query=query)
-    trigger = next(n for n in graph["nodes"] if n["type"] == "trigger")
-    now = timezone.now()
     with transaction.atomic():
-        run = PipelineRun.objects.create(
-            organization_id=org.pk, pipeline=pipeline, graph=graph, created_by=actor, item_count=len(ids),
-            trigger={"kind": "manual", **({"query": query} if query is not None else {"item_ids": ids[:1000]})})
-        NodeRun.objects.bulk_create([
-            NodeRun(organization_id=org.pk, run=run, node_id=trigger["id"], node_type="trigger", item_id=i,
-                    status=NodeRun.Status.DONE, attempts=1, queued_at=now, started_at=now, finished_at=now)
-            for i in ids])
-        _advance(org=org, run=run, node=trigger, outputs={i: {} for i in ids})
-        audit_record(org=org, actor=actor, action="pipeline.run_started", target=run,
-                     metadata={"pipeline_id": pipeline.pk, "items": len(ids), "trigger": run.trigger})
+        return _run_create(org=org, actor=actor, pipeline=pipeline, graph=graph, ids=ids,
+                           trigger={"kind": "manual",
+                                    **({"query": query} if query is not None else {"item_ids": ids[:1000]})})
+
+
+def _run_create(*, org, actor, pipeline: Pipeline, graph: dict, ids: list[int], trigger: dict) -> PipelineRun:
+    """The run, its trigger rows (done) and the first nodes' rows, queued on commit (inside the caller's
+    transaction)."""
+    node = next(n for n in graph["nodes"] if n["type"] == "trigger")
+    now = timezone.now()
+    run = PipelineRun.objects.create(organization_id=org.pk, pipeline=pipeline, graph=graph, created_by=actor,
+                                     item_count=len(ids), trigger=trigger)
+    NodeRun.objects.bulk_create([
+        NodeRun(organization_id=org.pk, run=run, node_id=node["id"], node_type="trigger", item_id=i,
+                status=NodeRun.Status.DONE, attempts=1, queued_at=now, started_at=now, finished_at=now)
+        for i in ids])
+    _advance(org=org, run=run, node=node, outputs={i: {} for i in ids})
+    audit_record(org=org, actor=actor, action="pipeline.run_started", target=run,
+                 metadata={"pipeline_id": pipeline.pk, "items": len(ids), "trigger": run.trigger})
+    broadcast_run(run)
+    return run
+
+
+# --- the item-added trigger -----------------------------------------------------------------------------------
+
+
+def _watched_trigger(graph) -> dict | None:
+    """The config of the graph's item_added trigger, or None."""
+    for node in (graph or {}).get("nodes", []):
+        if isinstance(node, dict) and node.get("type") == "trigger":
+            config = node.get("config") or {}
+            return config if config.get("kind") == "item_added" else None
+    return None
+
+
+def _in_folder(folder: str) -> Q:
+    return Q() if folder in ("", "/") else Q(folder=folder) | Q(folder__startswith=f"{folder}/")
+
+
+def items_added_record(*, org_id: int, dataset_id: int, item_ids: list[int]) -> int:
+    """The datasets app's items-added listener (called inside the transaction that made the items ready): records
+    each new item once per enabled pipeline of the dataset whose trigger is item_added (and whose folder holds it),
+    and queues one message per such pipeline that starts a run over what is waiting. A repeated notice for the same
+    items records nothing and queues nothing. Returns how many (pipeline, item) pairs were recorded."""
+    from apps.datasets.models import Item
+
+    from .models import TriggeredItem
+    from .tasks import START_TRIGGERED
+
+    recorded = 0
+    watching = [(p, _watched_trigger(p.graph)) for p in Pipeline.objects.for_org(org_id).filter(
+        dataset_id=dataset_id, enabled=True).select_related("organization").order_by("id")]
+    for pipeline, trigger in watching:
+        if trigger is None:
+            continue
+        ids = set(Item.objects.for_org(org_id).filter(_in_folder(trigger.get("folder", "/")), dataset_id=dataset_id,
+                                                      pk__in=item_ids).values_list("id", flat=True))
+        ids -= set(TriggeredItem.objects.for_org(org_id).filter(pipeline=pipeline, item_id__in=ids)
+                   .values_list("item_id", flat=True))
+        if not ids:
+            continue
+        TriggeredItem.objects.bulk_create([TriggeredItem(organization_id=org_id, pipeline=pipeline, item_id=i)
+                                           for i in sorted(ids)], ignore_conflicts=True)
+        enqueue(START_TRIGGERED[pipeline.organization.region], org_id, pipeline.pk)
+        recorded += len(ids)
+    return recorded
+
+
+def pipeline_run_start_triggered(*, org, actor, pipeline: Pipeline) -> PipelineRun | None:
+    """Starts one run of an item_added pipeline over the items waiting for it (at most MAX_RUN_ITEMS; a further
+    message is queued for the rest). None when nothing waits (a redelivery, or an earlier message took them all):
+    the waiting rows are claimed under lock and marked with the run, so no item starts two runs."""
+    from .models import TriggeredItem
+
+    require_scope(org=org, actor=actor, scope="model.manage")
+    if not pipeline.enabled or _watched_trigger(pipeline.graph) is None:
+        return None
+    graph = validate_graph(pipeline.graph, org=org, actor=actor, dataset=pipeline.dataset)
+    with transaction.atomic():
+        waiting = list(TriggeredItem.objects.for_org(org).select_for_update(skip_locked=True)
+                       .filter(pipeline=pipeline, run__isnull=True).order_by("item_id")
+                       .values_list("id", "item_id")[:MAX_RUN_ITEMS + 1])
+        more, waiting = len(waiting) > MAX_RUN_ITEMS, waiting[:MAX_RUN_ITEMS]
+        if not waiting:
+            return None
+        ids = [item_id for _, item_id in waiting]
+        run = _run_create(org=org, actor=actor, pipeline=pipeline, graph=graph, ids=ids,
+                          trigger={"kind": "item_added", "item_ids": ids[:1000]})
+        TriggeredItem.objects.for_org(org).filter(pk__in=[pk for pk, _ in waiting]).update(run=run)
+        if more:
+            from .tasks import START_TRIGGERED
+
+            enqueue(START_TRIGGERED[org.region], org.pk, pipeline.pk)
     return run
 
 
@@ -137,6 +220,7 @@ def pipeline_run_retry_failed(*, org, actor, run: PipelineRun) -> int:
             _enqueue(org=org, run=locked, node=node_of(locked.graph, node_id), item_ids=sorted(ids))
         audit_record(org=org, actor=actor, action="pipeline.run_retried", target=locked,
                      metadata={"node_runs": len(failed), "nodes": sorted(by_node)})
+        broadcast_run(locked)
     run.status, run.finished_at = locked.status, None
     return len(failed)
 
@@ -220,6 +304,7 @@ def _record_attempt_failure(*, org, run, rows: list[NodeRun], exc: Exception) ->
                        + ("" if final else "; retrying with backoff"))[-10_000:]
         NodeRun.objects.bulk_update(locked, ["status", "error", "finished_at", "log"])
         _finish_if_done(org=org, run=run)
+        broadcast_run(run)
     return any(row.status == NodeRun.Status.QUEUED for row in locked)
 
 
@@ -242,6 +327,7 @@ def _complete(*, org, run, node: dict, rows: list[NodeRun], outcome: Outcome) ->
         NodeRun.objects.bulk_update(locked, ["status", "output", "error", "finished_at", "log"])
         _advance(org=org, run=run, node=node, outputs=done)
         _finish_if_done(org=org, run=run)
+        broadcast_run(run)
 
 
 def _finish_if_done(*, org, run: PipelineRun) -> None:

@@ -33,6 +33,8 @@ class NodeType:
     queue: str = "default"  # "gpu" for inference
     branches: tuple[str, ...] = ()  # the `when` values its outgoing edges must name (route)
     needs_prediction: bool = False  # must have a predict node upstream
+    label: str = ""  # what the builder page calls it
+    fields: tuple[dict, ...] = ()  # the builder page's form for its config: {name, label, kind, help?, choices?}
 
 
 def _number(config: dict, key: str, path: str, errors: dict, *, default: float | None = None) -> float | None:
@@ -55,13 +57,35 @@ def _positive_int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+TRIGGER_KINDS = ("manual", "item_added")
+
+
 def check_trigger(config, *, org, actor, dataset, path, errors) -> dict:
-    _unknown_keys(config, {"kind"}, path, errors)
+    """manual: fired by hand (item ids or a query); item_added: fired by items added to the pipeline's dataset,
+    or only to `folder` and the folders under it. Either kind may also be fired by hand (a dry run)."""
+    from apps.datasets.metadata import normalise_folder
+
+    _unknown_keys(config, {"kind", "folder"}, path, errors)
     kind = config.get("kind", "manual")
-    if kind != "manual":
-        # No item-created hook exists in the datasets app yet: a pipeline is fired by hand (item ids or a query).
-        errors[f"{path}.kind"] = "Only 'manual' triggers exist for now (fire the run with item ids or a query)."
-    return {"kind": "manual"}
+    if kind not in TRIGGER_KINDS:
+        errors[f"{path}.kind"] = f"Unknown trigger {kind!r}: one of {', '.join(TRIGGER_KINDS)}."
+        return {"kind": "manual"}
+    if kind == "manual":
+        if config.get("folder") not in (None, ""):
+            errors[f"{path}.folder"] = "Only an item_added trigger watches a folder."
+        return {"kind": "manual"}
+    folder = config.get("folder", "/")
+    if folder in (None, ""):
+        folder = "/"
+    if not isinstance(folder, str):
+        errors[f"{path}.folder"] = "A folder path such as /incoming."
+        return {"kind": kind, "folder": "/"}
+    try:
+        folder = normalise_folder(folder)
+    except ValidationError as exc:
+        errors[f"{path}.folder"] = " ".join(exc.messages)
+        folder = "/"
+    return {"kind": kind, "folder": folder}
 
 
 def check_predict(config, *, org, actor, dataset, path, errors) -> dict:
@@ -125,16 +149,46 @@ def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
 
 
 _ENGINE = "apps.automation.pipeline_engine"
+# Field kinds of the builder's forms: choice (fixed choices), text, folder, fraction (a number from 0 to 1),
+# labels (a comma-separated list), model_version and task (picked from the organisation's, by id).
 NODE_TYPES: dict[str, NodeType] = {
-    "trigger": NodeType(check=check_trigger, run=None),  # fired by pipeline_run_start, never queued
-    "predict": NodeType(check=check_predict, run=f"{_ENGINE}.run_predict", queue="gpu"),
-    "filter": NodeType(check=check_filter, run=f"{_ENGINE}.run_filter", needs_prediction=True),
+    "trigger": NodeType(check=check_trigger, run=None, label="Trigger", fields=(  # fired, never queued
+        {"name": "kind", "label": "Fires", "kind": "choice",
+         "choices": [["manual", "By hand (item ids or a query)"], ["item_added", "When items are added"]]},
+        {"name": "folder", "label": "Only items added under this folder", "kind": "folder",
+         "help": "For 'When items are added': / watches the whole dataset.", "when": {"kind": "item_added"}},
+    )),
+    "predict": NodeType(check=check_predict, run=f"{_ENGINE}.run_predict", queue="gpu", label="Predict", fields=(
+        {"name": "model_version_id", "label": "Model version", "kind": "model_version"},
+        {"name": "score_threshold", "label": "Keep suggestions scoring at least", "kind": "fraction",
+         "help": "A number from 0 to 1."},
+    )),
+    "filter": NodeType(check=check_filter, run=f"{_ENGINE}.run_filter", needs_prediction=True, label="Filter",
+                       fields=(
+        {"name": "min_confidence", "label": "Minimum confidence", "kind": "fraction", "help": "A number from 0 to 1."},
+        {"name": "labels", "label": "Only these labels", "kind": "labels",
+         "help": "Comma-separated; empty keeps every label."},
+    )),
     "route": NodeType(check=check_route, run=f"{_ENGINE}.run_route", branches=ROUTE_BRANCHES,
-                      needs_prediction=True),
-    "human_task": NodeType(check=check_human_task, run=f"{_ENGINE}.run_human_task"),
+                      needs_prediction=True, label="Route by confidence", fields=(
+        {"name": "accept_threshold", "label": "Accept automatically from", "kind": "fraction",
+         "help": "Items at or above it take the 'accept' edges, the others the 'human' edges."},
+    )),
+    "human_task": NodeType(check=check_human_task, run=f"{_ENGINE}.run_human_task", label="Human task", fields=(
+        {"name": "task_id", "label": "Task", "kind": "task"},
+    )),
     # Per item it only records that the item got there; the version is made once the run's items are all through.
-    "dataset_version": NodeType(check=check_dataset_version, run=f"{_ENGINE}.run_dataset_version"),
+    "dataset_version": NodeType(check=check_dataset_version, run=f"{_ENGINE}.run_dataset_version",
+                                label="Dataset version", fields=(
+        {"name": "message", "label": "Version message", "kind": "text"},
+    )),
 }
+
+
+def node_type_forms() -> list[dict]:
+    """The registry as the builder page reads it: each type's name, label, branches and config fields."""
+    return [{"type": name, "label": kind.label or name, "branches": list(kind.branches), "fields": list(kind.fields)}
+            for name, kind in NODE_TYPES.items()]
 
 
 def _shape(graph, errors: dict) -> tuple[list[dict], list[dict]]:

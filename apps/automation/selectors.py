@@ -43,3 +43,31 @@ def pipeline_run_get(*, org_id: int, run_id: int):
 
     return (PipelineRun.objects.for_org(org_id).select_related("organization", "pipeline__dataset", "created_by")
             .filter(pk=run_id).first())
+
+
+def pipeline_get(*, org_id: int, pipeline_id: int):
+    from .models import Pipeline
+
+    return (Pipeline.objects.for_org(org_id).select_related("organization", "dataset", "created_by")
+            .filter(pk=pipeline_id).first())
+
+
+def pipeline_last_runs(*, org, pipeline_ids: list[int]) -> dict:
+    """{pipeline id: its latest run} for these pipelines (one query)."""
+    from .models import PipelineRun
+
+    runs = (PipelineRun.objects.for_org(org).filter(pipeline_id__in=pipeline_ids)
+            .order_by("pipeline_id", "-started_at", "-id").distinct("pipeline_id"))
+    return {run.pipeline_id: run for run in runs}
+
+
+def ready_model_versions(*, org):
+    return (ModelVersion.objects.for_org(org).filter(status=ModelVersion.Status.READY).select_related("model")
+            .order_by("model__name", "-number"))
+
+
+def open_tasks_of_dataset(*, dataset):
+    from apps.workforce.models import Task
+
+    return (Task.objects.for_org(dataset.organization_id).filter(dataset=dataset).exclude(status=Task.Status.DONE)
+            .order_by("name", "id"))

@@ -54,3 +54,31 @@ RUN_NODE = {
     "gpu": regional_actors(run_pipeline_node, name="run_pipeline_node_gpu", base_queue="gpu",
                            time_limit=60 * 60 * 1000, **_NODE_OPTIONS),
 }
+
+
+def start_triggered_run(org_id: int, pipeline_id: int) -> None:
+    """Starts a run of an item_added pipeline over the items waiting for it; a redelivery finds none waiting."""
+    import logging
+
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from apps.datasets.selectors import member_user_get
+
+    from .pipeline_engine import pipeline_run_start_triggered
+
+    pipeline = selectors.pipeline_get(org_id=org_id, pipeline_id=pipeline_id)
+    if pipeline is None:  # deleted since: its waiting items went with it
+        return
+    actor = member_user_get(org_id=org_id, user_id=pipeline.created_by_id)
+    if actor is None:
+        logging.getLogger(__name__).warning("Pipeline %s: its author left; items wait for a new author", pipeline_id)
+        return
+    with tenant_context(pipeline.organization, actor):
+        try:
+            pipeline_run_start_triggered(org=pipeline.organization, actor=actor, pipeline=pipeline)
+        except (ValidationError, PermissionDenied) as exc:  # fixed by a person, not by retrying: the items wait
+            logging.getLogger(__name__).warning("Pipeline %s could not start on new items: %s", pipeline_id, exc)
+
+
+START_TRIGGERED = regional_actors(start_triggered_run, name="start_triggered_run", base_queue="default",
+                                  max_retries=5, time_limit=5 * 60 * 1000)

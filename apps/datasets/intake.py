@@ -21,6 +21,7 @@ from apps.core.outbox import enqueue
 from apps.storage.intake import kind_from_filename
 from apps.tenancy.permissions import require_scope
 
+from .item_hooks import items_added
 from .metadata import normalise_folder
 from .models import ImportJob, ImportRowError, Item
 
@@ -132,6 +133,7 @@ def items_upload(*, org, actor, dataset, files, folder: str = "/", kind: str | N
                          metadata={"count": len(items), "item_ids": [i.pk for i in items], "folder": folder})
             for item in items:
                 _after_item_stored(item)
+            items_added(org_id=org.pk, dataset_id=dataset.pk, item_ids=[i.pk for i in items])
     except BaseException:
         for blob in blobs:
             blob_delete(blob)
@@ -368,6 +370,7 @@ def _zip_entry_to_item(job: ImportJob, *, org, entry, folder: str) -> None:
                 total=F("total") + 1, processed=F("processed") + 1, succeeded=F("succeeded") + 1
             )
             _after_item_stored(item)
+            items_added(org_id=org.pk, dataset_id=job.dataset_id, item_ids=[item.pk])
     except BaseException:
         blob_delete(blob)
         raise
@@ -413,6 +416,7 @@ def _fetch_one(job: ImportJob, item_id: int) -> None:
             item.kind = kind
             item.organization_id = job.organization_id
             _after_item_stored(item)
+            items_added(org_id=job.organization_id, dataset_id=job.dataset_id, item_ids=[item.pk])
     except _AlreadyDone:
         blob_delete(blob)
     except (IntakeError, ValidationError, OSError) as exc:

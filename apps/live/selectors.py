@@ -11,6 +11,7 @@ TOPIC_SCOPES = {
     "recipes": "recipe.manage",
     "dataset_versions": "item.view",
     "tasks": "task.view",
+    "pipelines": "model.view",
 }
 
 

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "automation"
+urlpatterns = [
+    path("o/<slug:org_slug>/pipelines/", views.pipeline_list, name="list"),
+    path("o/<slug:org_slug>/pipelines/<int:pipeline_id>/", views.pipeline_builder, name="builder"),
+    path("o/<slug:org_slug>/pipeline-runs/<int:run_id>/", views.pipeline_run_monitor, name="run"),
+]

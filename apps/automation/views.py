@@ -1,0 +1,114 @@
+"""Pages of the automation app: the pipeline list, the builder and the run monitor.
+
+- The list (model.view) names each pipeline, its dataset, its trigger and its last run; a manager creates one with a
+  name and a dataset (it starts as trigger -> dataset version, changed in the builder).
+- The builder (static/js/automation/builder.js) edits the graph in the page: nodes from the registry's types, each
+  configured in a form generated from its type (pipelines.node_type_forms), edges as from/to/when selects. It
+  validates, saves and dry-runs through the API (validate/, PATCH, run/), and shows each error beside the node or
+  field its path names.
+- The run monitor (static/js/automation/monitor.js) shows counts per node and status and the failed items, re-read
+  from the API when an event on the "pipelines" topic names the run; "Retry the failed items" posts to the API.
+
+Every object comes through an access_* helper; everything the scripts get is in a json_script block (escaped).
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from apps.core.forms import add_service_errors
+from apps.datasets import selectors as dataset_selectors
+from apps.datasets.access import access_dataset
+from apps.tenancy.permissions import has_scope, require_scope
+
+from . import pipeline_engine, pipelines, selectors
+from .access import access_pipeline, access_pipeline_run
+from .forms import PipelineForm
+from .models import NodeRun
+
+PIPELINES_PER_PAGE = 50
+DATASETS_SHOWN = 200
+CHOICES_SHOWN = 500
+DRY_RUN_ITEMS_SHOWN = 50
+
+
+def _trigger_of(graph: dict) -> dict:
+    return next((n.get("config") or {} for n in (graph or {}).get("nodes", []) if n.get("type") == "trigger"), {})
+
+
+@require_http_methods(["GET", "POST"])
+def pipeline_list(request, org_slug):
+    org, actor = request.org, request.user
+    require_scope(org=org, actor=actor, scope="model.view")
+    may_manage = has_scope(org=org, actor=actor, scope="model.manage")
+    datasets = list(dataset_selectors.dataset_list(org=org, actor=actor)[:DATASETS_SHOWN]) if may_manage else []
+    form, status = (PipelineForm(datasets=datasets) if may_manage else None), 200
+    if request.method == "POST":
+        require_scope(org=org, actor=actor, scope="model.manage")
+        form, status = PipelineForm(request.POST, datasets=datasets), 400
+        if form.is_valid():
+            dataset = access_dataset(org=org, actor=actor, dataset_id=form.cleaned_data["dataset"])
+            graph = {"nodes": [{"id": "start", "type": "trigger", "config": {"kind": "manual"}},
+                               {"id": "version", "type": "dataset_version",
+                                "config": {"message": f"Made by {form.cleaned_data['name']}"[:500]}}],
+                     "edges": [{"from": "start", "to": "version"}]}
+            try:
+                pipeline = pipelines.pipeline_create(org=org, actor=actor, name=form.cleaned_data["name"],
+                                                     dataset=dataset, graph=graph)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"The pipeline {pipeline.name} was created: add its nodes here.")
+                return redirect("automation:builder", org_slug=org.slug, pipeline_id=pipeline.pk)
+    page = Paginator(selectors.pipeline_list(org=org).select_related("dataset"), PIPELINES_PER_PAGE).get_page(
+        request.GET.get("page"))
+    last = selectors.pipeline_last_runs(org=org, pipeline_ids=[p.pk for p in page.object_list])
+    rows = [{"pipeline": p, "trigger": _trigger_of(p.graph), "last_run": last.get(p.pk)} for p in page.object_list]
+    return render(request, "automation/pipeline_list.html",
+                  {"page": page, "rows": rows, "form": form, "may_manage": may_manage}, status=status)
+
+
+@require_GET
+def pipeline_builder(request, org_slug, pipeline_id):
+    org, actor = request.org, request.user
+    pipeline = access_pipeline(org=org, actor=actor, pipeline_id=pipeline_id)
+    may_manage = has_scope(org=org, actor=actor, scope="model.manage", obj=pipeline)
+    runs = list(selectors.pipeline_run_list(pipeline=pipeline)[:20])
+    builder = {
+        "pipeline": {"id": pipeline.pk, "name": pipeline.name, "enabled": pipeline.enabled, "graph": pipeline.graph},
+        "node_types": pipelines.node_type_forms(),
+        "choices": {
+            "model_version": [[v.pk, f"{v.model.name} v{v.number}"]
+                              for v in selectors.ready_model_versions(org=org)[:CHOICES_SHOWN]],
+            "task": [[t.pk, t.name] for t in selectors.open_tasks_of_dataset(dataset=pipeline.dataset)[:CHOICES_SHOWN]],
+        },
+        "items": [[i.pk, f"{i.folder.rstrip('/')}/{i.name}"] for i in
+                  dataset_selectors.item_list(dataset=pipeline.dataset).order_by("-id")[:DRY_RUN_ITEMS_SHOWN]],
+        "max_dry_run": pipeline_engine.MAX_DRY_RUN_ITEMS,
+        "may_manage": may_manage,
+        "urls": {"pipeline": reverse("api:pipeline-detail", args=[pipeline.pk]),
+                 "validate": reverse("api:pipeline-validate", args=[pipeline.pk]),
+                 "run": reverse("api:pipeline-run", args=[pipeline.pk]),
+                 "monitor": reverse("automation:run", args=[org.slug, 0]).replace("/0/", "/{id}/")},
+    }
+    return render(request, "automation/builder.html",
+                  {"pipeline": pipeline, "runs": runs, "builder": builder, "may_manage": may_manage})
+
+
+@require_GET
+def pipeline_run_monitor(request, org_slug, run_id):
+    org, actor = request.org, request.user
+    run = access_pipeline_run(org=org, actor=actor, run_id=run_id)
+    summary = pipeline_engine.run_summary(run)
+    statuses = list(NodeRun.Status.values)
+    nodes = [{"id": node_id, "type": counts.get("type", ""), "counts": [counts.get(s, 0) for s in statuses]}
+             for node_id, counts in summary["nodes"].items()]
+    live = {"org_slug": org.slug, "run_id": run.pk, "run_url": reverse("api:pipeline-run-detail", args=[run.pk]),
+            "retry_url": reverse("api:pipeline-run-retry-failed", args=[run.pk]), "statuses": statuses}
+    return render(request, "automation/run_monitor.html", {
+        "run": run, "pipeline": run.pipeline, "nodes": nodes, "failed": summary["failed"],
+        "statuses": NodeRun.Status.choices, "live": live,
+        "may_manage": has_scope(org=org, actor=actor, scope="model.manage", obj=run.pipeline)})

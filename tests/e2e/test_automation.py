@@ -1,0 +1,83 @@
+"""A manager builds a two-node pipeline (trigger -> dataset version) in the builder, is told in words what is
+missing, fixes it, dry-runs it on an item and watches the run monitor reach done live (websocket on daphne)."""
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+from playwright.sync_api import expect
+
+from apps.automation.models import PipelineRun
+from apps.datasets.intake import items_upload
+from apps.tenancy.roles import Role
+from tests import processes
+from tests.automation.test_pipelines import drain
+from tests.datasets.factories import DatasetFactory
+from tests.factories import PASSWORD
+
+
+def sign_in(page, email):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
+
+
+def photo(name):
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "white").save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+@pytest.fixture
+def asgi_server(transactional_db, tmp_path):
+    with processes.asgi_server(tmp_path / "daphne.log") as host:
+        yield f"http://{host}"
+
+
+@pytest.mark.slow
+def test_build_validate_dry_run_and_watch_the_run_finish(asgi_server, new_page, org_a, make_member):
+    manager = make_member(org_a, Role.MANAGER, email="mia.manager@example.test")
+    dataset = DatasetFactory(organization=org_a, name="Streets")
+    items_upload(org=org_a, actor=manager.user, dataset=dataset, files=[photo("one.png"), photo("two.png")])
+    page = new_page(asgi_server)
+    sign_in(page, manager.user.email)
+
+    page.get_by_role("link", name="Pipelines").click()
+    page.get_by_label("Name").fill("Snapshots <b>")
+    page.get_by_label("Dataset").select_option(label="Streets")
+    page.get_by_role("button", name="Create and open the builder").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Snapshots <b>")
+    expect(page.locator("#builder")).to_have_attribute("data-ready", "yes")
+
+    # Replace the starting version node with a new one, connect it, and leave its message empty.
+    page.get_by_role("button", name="Remove version").click()
+    page.get_by_label("Add a node of type").select_option(label="Dataset version")
+    page.get_by_role("button", name="Add the node").click()
+    page.get_by_role("button", name="Add a connection").click()
+    edge = page.locator("#edge-list li").first
+    edge.get_by_label("From").select_option("start")
+    edge.get_by_label("To").select_option("dataset_version_1")
+    page.get_by_role("button", name="Check the pipeline").click()
+    node = page.locator('#node-list li[data-node-index="1"]')
+    expect(node.locator('[data-error-for="graph.nodes.1.config.message"]')).to_contain_text(
+        "Say what the version is")
+
+    node.get_by_label("Version message").fill("Dry run <i>")
+    page.get_by_role("button", name="Check the pipeline").click()
+    expect(page.locator("#builder-status")).to_have_text("The pipeline is valid.")
+
+    page.get_by_label("/one.png").check()
+    page.get_by_role("button", name="Run on the chosen items").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Run")
+    expect(page.locator("#run-status")).to_have_text("Running")
+    expect(page.locator("#monitor")).to_have_attribute("data-live", "connected")
+
+    drain()  # what the worker would do: deliver the run's node messages
+
+    expect(page.locator("#run-status")).to_have_text("Done")
+    expect(page.locator('#node-counts tr[data-node="dataset_version_1"] [data-status-index="2"]')).to_have_text("1")
+    assert PipelineRun.objects.get().status == PipelineRun.Status.DONE
+    assert page.errors == []
