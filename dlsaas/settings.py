@@ -385,6 +385,9 @@ SPECTACULAR_SETTINGS = {
         "TaskMemberRoleEnum": "apps.workforce.models.TaskMember.Role",
         "MemberRoleEnum": "apps.tenancy.roles.Role",
         "PipelineRunStatusEnum": "apps.automation.models.PipelineRun.Status",
+        "DataSubjectRequestStatusEnum": "apps.compliance.models.DataSubjectRequest.Status",
+        "DataSubjectRequestKindEnum": "apps.compliance.models.DataSubjectRequest.Kind",
+        "KindEnum": "apps.datasets.models.Item.Kind",  # the name items had before requests got a kind too
     },
 }
 

@@ -19,6 +19,12 @@ from .models import TOKEN_PREFIX, ApiToken
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
+def _elevation_column(field: str) -> str:
+    return (f"(SELECT b.{field} FROM tenancy_breakglass b WHERE b.organization_id = t.organization_id"
+            " AND b.user_id = t.user_id AND b.ended_at IS NULL AND b.expires_at > now()"
+            " ORDER BY b.expires_at DESC LIMIT 1)")
+
+
 @cache
 def _token_query() -> tuple[str, list]:
     """The SQL of token_by_key_id and, per model it reads, (model, its fields, their converters)."""
@@ -34,7 +40,10 @@ def _token_query() -> tuple[str, list]:
     user_table, org_table = (quote(m._meta.db_table) for m, _alias in parts[1:])
     sql = (f"SELECT {', '.join(columns)},"
            " (SELECT m.role FROM tenancy_membership m WHERE m.organization_id = t.organization_id"
-           "  AND m.user_id = t.user_id ORDER BY m.id LIMIT 1)"
+           "  AND m.user_id = t.user_id ORDER BY m.id LIMIT 1),"
+           # MFA enforcement and break-glass need these on every request: read in the same query.
+           " EXISTS (SELECT 1 FROM otp_totp_totpdevice d WHERE d.user_id = t.user_id AND d.confirmed),"
+           f" {_elevation_column('id')}, {_elevation_column('role')}, {_elevation_column('expires_at')}"
            f" FROM {quote(ApiToken._meta.db_table)} t JOIN {user_table} u ON u.id = t.user_id"
            f" JOIN {org_table} o ON o.id = t.organization_id WHERE t.key_id = %s")
     return sql, plan
@@ -42,7 +51,8 @@ def _token_query() -> tuple[str, list]:
 
 def token_by_key_id(key_id: str) -> ApiToken | None:
     """The token with this key id, its user and organisation loaded, and `member_role`: the user's role in that
-    organisation (None once they are no longer a member). One query, written out rather than built by the ORM: it
+    organisation (None once they are no longer a member), `user_has_mfa` (a confirmed device) and `elevation` (the
+    active break-glass as (id, role, expires_at), or None). One query, written out rather than built by the ORM: it
     runs on every API request, and select_related over three models takes longer to build than to answer."""
     sql, plan = _token_query()
     with connection.cursor() as cursor:
@@ -61,7 +71,8 @@ def token_by_key_id(key_id: str) -> ApiToken | None:
     token, user, org = objects
     ApiToken.user.field.set_cached_value(token, user)
     ApiToken.organization.field.set_cached_value(token, org)
-    token.member_role = row[start]
+    token.member_role, token.user_has_mfa = row[start], bool(row[start + 1])
+    token.elevation = tuple(row[start + 2:start + 5]) if row[start + 2] is not None else None
     return token
 
 
@@ -98,7 +109,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
             with system_context():
                 ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        remember_role(org=token.organization_id, actor=token.user, role=token.member_role)
+        remember_role(org=token.organization_id, actor=token.user, role=token.member_role, elevation=token.elevation)
         info = request_context.current()
         if info is not None:
             info.token_id = token.pk

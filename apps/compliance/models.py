@@ -109,3 +109,78 @@ class AuditPendingSeal(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"pending seal of event {self.event_id}"
+
+
+class SubjectPseudonymSalt(TenantOwnedModel):
+    """The organisation's secret salt for pseudonymous data-subject ids (apps/compliance/gdpr.py): the audit trail
+    names an erased person only by sha256(salt, organisation id, subject value), which nobody without the salt can
+    link back to the value by trying likely ones. One per organisation, created on first use."""
+
+    salt = models.BinaryField(max_length=32, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="gdpr_one_salt_per_org")]
+
+    def __str__(self) -> str:
+        return f"pseudonym salt of {self.organization_id}"
+
+
+def gdpr_due_date():
+    from datetime import timedelta
+
+    return timezone.now() + timedelta(days=30)
+
+
+class DataSubjectRequest(TenantOwnedModel):
+    """A data subject's request under GDPR: access and portability (art. 15, 20) or erasure (art. 17).
+
+    received -> verified -> in_progress -> done, or rejected before it runs. Every transition is audited
+    ("gdpr.*"). The subject is found through each dataset's `subject_key`; `subject_value` is the person's
+    identifier under that key, blanked once an erasure is done (only `subject_pseudonym` stays).
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", "Access and portability"
+        ERASURE = "erasure", "Erasure"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        VERIFIED = "verified", "Identity verified"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    subject_value = models.CharField(max_length=200, blank=True,
+                                     help_text="The subject's identifier (the value of each dataset's subject_key).")
+    subject_pseudonym = models.CharField(max_length=64, editable=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    received_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(default=gdpr_due_date, help_text="One month after receipt (GDPR art. 12(3)).")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     related_name="+", help_text="Who recorded the request.")
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    verified_at = models.DateTimeField(null=True, blank=True)
+    run_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="+")
+    notes = models.TextField(blank=True, max_length=5000)
+    result = models.JSONField(default=dict, blank=True, help_text="Counts and what was found or deleted.")
+    # The access bundle, or the signed erasure certificate.
+    result_blob = models.ForeignKey("storage.Blob", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="gdpr_request_org_created"),
+            models.Index(fields=["organization", "status", "due_at"], name="gdpr_request_org_due"),
+        ]
+
+    def __str__(self) -> str:
+        # Never the subject's value: this string becomes the audit event's target label.
+        return f"{self.get_kind_display()} request {self.pk}"

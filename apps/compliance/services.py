@@ -73,6 +73,7 @@ def audit_record(
         target_label = target_label or str(target)[:254]
     info = request_context.current()
     org_id = None if org is None else org_id_of(org)
+    metadata = request_context.audit_metadata(org_id=org_id, actor=actor, metadata=metadata)  # e.g. break-glass
     event = AuditEvent(
         organization_id=org_id,
         action=action,

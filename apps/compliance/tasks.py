@@ -31,3 +31,14 @@ def seal_waiting_events() -> None:
 def verify_every_chain_daily() -> None:
     for org_id in organization_ids():
         enqueue(verify_audit_chain, org_id)
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=60 * 60 * 1000)
+@idempotent
+def run_gdpr_request(org_id: int, request_id: int) -> None:
+    """Builds the access bundle or erases the subject's data; a request no longer in progress is left alone."""
+    from . import gdpr
+
+    request = gdpr.gdpr_request_get(org_id=org_id, request_id=request_id)
+    if request is not None:
+        gdpr.gdpr_request_execute(request=request)

@@ -38,6 +38,8 @@ def broadcast_on_commit(*, org, topic: str, event: str, data: dict) -> None:
     transaction.on_commit(lambda: send_now(group, event, data))
 
 
-def disconnect_user_on_commit(user_id: int) -> None:
-    """Closes every websocket of this user (logout, removal): sockets never outlive access."""
-    transaction.on_commit(lambda: send_now(user_group_name(user_id), "session.ended", {}))
+def disconnect_user_on_commit(user_id: int, org=None) -> None:
+    """Closes the user's websockets (all of them on logout; those of one organisation on removal from it):
+    sockets never outlive access."""
+    data = {"org": org_id_of(org)} if org is not None else {}
+    transaction.on_commit(lambda: send_now(user_group_name(user_id), "session.ended", data))

@@ -49,3 +49,19 @@ def new_request_id(candidate: str | None = None) -> str:
     if candidate and len(candidate) <= 64 and candidate.replace("-", "").isalnum():
         return candidate
     return uuid.uuid4().hex
+
+
+# Functions (org_id, actor, metadata) -> metadata that add context to every audit event (break-glass tagging);
+# registered by the apps that own that context, so the audit trail does not import them.
+_audit_metadata_hooks: list = []
+
+
+def register_audit_metadata_hook(hook) -> None:
+    if hook not in _audit_metadata_hooks:
+        _audit_metadata_hooks.append(hook)
+
+
+def audit_metadata(*, org_id, actor, metadata: dict | None) -> dict | None:
+    for hook in _audit_metadata_hooks:
+        metadata = hook(org_id=org_id, actor=actor, metadata=metadata)
+    return metadata

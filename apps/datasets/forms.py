@@ -282,6 +282,12 @@ class DatasetForm(forms.Form):
         label="Purpose", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why this data is processed, as the processing register (GDPR article 30) states it.",
     )
+    subject_key = forms.RegexField(
+        label="Data subject key", regex=r"^[A-Za-z0-9_\-]+$", max_length=100, required=False,
+        error_messages={"invalid": "A metadata key: letters, digits, '_' and '-' only (e.g. patient_id)."},
+        help_text="The item metadata key that names the person the item is about (e.g. patient_id), so GDPR "
+                  "access and erasure requests find their items. Leave empty when items name no person.",
+    )
 
 
 class ItemEditForm(forms.Form):

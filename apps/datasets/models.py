@@ -21,6 +21,12 @@ class Dataset(TenantOwnedModel):
     retention_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: kept until deleted.")
     # Why the data is processed, as the processing register (GDPR art. 30, apps/compliance/console.py) states it.
     purpose = models.TextField(blank=True, default="", max_length=2000)
+    # The item metadata key whose value names the data subject (e.g. "patient_id"), so GDPR access and erasure
+    # requests find a person's items (apps/compliance/gdpr.py). Blank: the items name no subject.
+    subject_key = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="Item metadata key naming the data subject (e.g. patient_id); blank for none.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

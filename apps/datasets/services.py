@@ -10,7 +10,7 @@ from apps.tenancy.permissions import require_scope
 from .metadata import merge_patch, normalise_folder, validate_metadata
 from .models import Dataset, Folder, Item, SavedFilter
 
-DATASET_FIELDS = ("name", "description", "classification", "retention_days", "purpose")
+DATASET_FIELDS = ("name", "description", "classification", "retention_days", "purpose", "subject_key")
 # A bulk delete of more items than this runs as a background job, BULK_DELETE_BATCH items at a time.
 BULK_DELETE_INLINE_LIMIT = 10_000
 BULK_DELETE_BATCH = 5_000
@@ -18,12 +18,12 @@ BULK_DELETE_BATCH = 5_000
 
 def dataset_create(*, org, actor, name: str, description: str = "",
                    classification: str = Dataset.Classification.INTERNAL, retention_days: int | None = None,
-                   purpose: str = "") -> Dataset:
+                   purpose: str = "", subject_key: str = "") -> Dataset:
     require_scope(org=org, actor=actor, scope="dataset.create")
     dataset = Dataset(
         organization_id=org.pk, name=(name or "").strip(), description=description or "",
         classification=classification, retention_days=retention_days, purpose=(purpose or "").strip(),
-        created_by=actor,
+        subject_key=(subject_key or "").strip(), created_by=actor,
     )
     dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
     try:
@@ -32,7 +32,8 @@ def dataset_create(*, org, actor, name: str, description: str = "",
             audit_record(
                 org=org, actor=actor, action="dataset.created", target=dataset,
                 after={"name": dataset.name, "classification": dataset.classification,
-                       "retention_days": dataset.retention_days, "purpose": dataset.purpose},
+                       "retention_days": dataset.retention_days, "purpose": dataset.purpose,
+                       "subject_key": dataset.subject_key},
             )
     except IntegrityError:
         raise ValidationError({"name": f"A dataset named {dataset.name!r} already exists."}) from None
@@ -46,7 +47,7 @@ def dataset_update(*, org, actor, dataset: Dataset, **changes) -> Dataset:
         raise ValidationError({field: "This field cannot be changed." for field in sorted(unknown)})
     before = {field: getattr(dataset, field) for field in changes}
     for field, value in changes.items():
-        setattr(dataset, field, value.strip() if isinstance(value, str) and field == "name" else value)
+        setattr(dataset, field, value.strip() if isinstance(value, str) and field in ("name", "subject_key") else value)
     dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
     try:
         with transaction.atomic():

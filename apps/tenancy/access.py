@@ -34,3 +34,15 @@ def access_invitation(*, org, actor, invitation_id, scope: str = "member.invite"
     if invitation is None or not has_scope(org=org, actor=actor, scope=scope, obj=invitation):
         deny_not_found(org=org, actor=actor, target_type="tenancy.invitation", target_id=invitation_id, scope=scope)
     return invitation
+
+
+def access_break_glass(*, org, actor, break_glass_id):
+    """An elevation its holder, an owner or a compliance officer may see; 404 otherwise."""
+    from .models import BreakGlass
+
+    pk = parse_id(break_glass_id)
+    elevation = BreakGlass.objects.for_org(org).select_related("user").filter(pk=pk).first() if pk else None
+    if elevation is None or (elevation.user_id != actor.pk and not has_scope(org=org, actor=actor, scope="audit.view")):
+        deny_not_found(org=org, actor=actor, target_type="tenancy.breakglass", target_id=break_glass_id,
+                       scope="audit.view")
+    return elevation

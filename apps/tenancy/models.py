@@ -123,3 +123,38 @@ class Invitation(TenantOwnedModel):
         if self.expires_at <= timezone.now():
             return self.Status.EXPIRED
         return self.Status.PENDING
+
+
+class BreakGlassQuerySet(TenantQuerySet):
+    def active(self, at=None):
+        return self.filter(ended_at__isnull=True, expires_at__gt=at or timezone.now())
+
+
+class BreakGlass(TenantOwnedModel):
+    """A time-limited elevation of one member to a higher role's scopes, opened with a reason (issue 8).
+
+    Honoured by has_scope until it expires or is ended; every audit event its holder causes meanwhile carries
+    metadata.break_glass = its id."""
+
+    ELEVATED_ROLES = (Role.ADMIN, Role.MANAGER, Role.COMPLIANCE_OFFICER)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="break_glasses")
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.ADMIN)
+    reason = models.TextField()
+    started_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = BreakGlassQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "user", "expires_at"], name="breakglass_org_user_exp")]
+
+    def __str__(self) -> str:
+        return f"break-glass {self.pk} of {self.user_id} as {self.role}"
+
+    def is_active_at(self, now) -> bool:
+        return self.ended_at is None and self.expires_at > now

@@ -31,6 +31,8 @@ SCOPES: dict[str, frozenset[Role]] = {
     "token.manage_own": ALL_ROLES,
     "token.manage_all": frozenset({OWNER, ADMIN}),
     "audit.view": frozenset({OWNER, COMPLIANCE}),
+    # GDPR data-subject requests (apps/compliance/gdpr.py): record, verify, run; bundles hold no item content.
+    "gdpr.manage": frozenset({OWNER, COMPLIANCE}),
     # Datasets: the compliance officer sees that datasets exist (registers, residency), never their content.
     "dataset.view": frozenset({OWNER, ADMIN, MANAGER, COMPLIANCE}),
     "dataset.create": frozenset({OWNER, ADMIN, MANAGER}),

@@ -36,3 +36,12 @@ def invitation_list(*, org, actor=None, pending_only: bool = False) -> QuerySet[
 
 def membership_get_by_user_id(*, org, user_id) -> Membership | None:
     return Membership.objects.for_org(org).select_related("user").filter(user_id=user_id).first()
+
+
+def break_glass_list(*, org, actor) -> QuerySet:
+    """Owners and compliance officers see every elevation; anyone else only their own."""
+    from .models import BreakGlass
+    from .permissions import has_scope
+
+    qs = BreakGlass.objects.for_org(org).select_related("user").order_by("-id")
+    return qs if has_scope(org=org, actor=actor, scope="audit.view") else qs.filter(user_id=actor.pk)

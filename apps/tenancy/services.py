@@ -158,7 +158,7 @@ def membership_remove(*, org: Organization, actor, membership: Membership) -> No
             target_id=membership.pk, target_label=membership.user.email, before={"role": data["role"]},
         )
         broadcast_on_commit(org=org, topic="members", event="member.removed", data=data)
-        disconnect_user_on_commit(membership.user_id)
+        disconnect_user_on_commit(membership.user_id, org=org)
 
 
 def invitation_accept_url(raw_token: str) -> str:
@@ -312,3 +312,73 @@ def invitation_signup(*, raw_token: str, full_name: str, password: str) -> Membe
     with transaction.atomic():
         user = User.objects.create_user(invitation.email, password, full_name=full_name)
         return invitation_accept(raw_token=raw_token, user=user)
+
+
+# Break-glass (issue 8): a member opens a short elevation to a higher role's scopes with a reason; it lapses by
+# itself, compliance officers are told at once, and every audit event meanwhile is tagged with its id.
+BREAK_GLASS_MIN_REASON = 20
+BREAK_GLASS_MAX_MINUTES = 4 * 60
+
+
+def _break_glass_data(elevation) -> dict:
+    return {
+        "id": elevation.pk, "user_id": elevation.user_id, "email": elevation.user.email, "role": elevation.role,
+        "reason": elevation.reason, "started_at": elevation.started_at.isoformat(),
+        "expires_at": elevation.expires_at.isoformat(),
+        "ended_at": elevation.ended_at.isoformat() if elevation.ended_at else None,
+    }
+
+
+def break_glass_open(*, org: Organization, actor, reason: str, minutes: int, role: str = Role.ADMIN):
+    from .models import BreakGlass
+    from .roles import SCOPES
+
+    require_scope(org=org, actor=actor, scope="org.view")
+    reason = (reason or "").strip()
+    errors = {}
+    if len(reason) < BREAK_GLASS_MIN_REASON:
+        errors["reason"] = f"Say why, in at least {BREAK_GLASS_MIN_REASON} characters: it goes to the audit trail."
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= BREAK_GLASS_MAX_MINUTES:
+        errors["minutes"] = f"An elevation lasts between 1 and {BREAK_GLASS_MAX_MINUTES} minutes (4 hours)."
+    if role not in BreakGlass.ELEVATED_ROLES:
+        errors["role"] = f"Elevate to one of: {', '.join(str(r) for r in BreakGlass.ELEVATED_ROLES)}."
+    if errors:
+        raise ValidationError(errors)
+    current = actor_role(org=org, actor=actor)
+    if all(current in roles for roles in SCOPES.values() if role in roles):
+        raise ValidationError({"role": "Your role already allows everything this elevation would give."})
+    now = timezone.now()
+    with transaction.atomic():
+        if BreakGlass.objects.for_org(org).active(now).filter(user_id=actor.pk).exists():
+            raise ValidationError({"non_field_errors": "You already have an active elevation; end it first."})
+        elevation = BreakGlass.objects.create(
+            organization_id=org.pk, user=actor, role=role, reason=reason[:2000], started_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+        audit_record(
+            org=org, actor=actor, action="break_glass.opened", target=elevation,
+            after={"role": role, "reason": elevation.reason, "expires_at": elevation.expires_at},
+            metadata={"break_glass": elevation.pk},
+        )
+        broadcast_on_commit(org=org, topic="audit", event="break_glass.opened", data=_break_glass_data(elevation))
+    forget_roles(actor)
+    return elevation
+
+
+def break_glass_end(*, org: Organization, actor, elevation):
+    """Ends an elevation early: by its holder, or by someone who reads the audit trail (owner, compliance)."""
+    if elevation.user_id != actor.pk:
+        require_scope(org=org, actor=actor, scope="audit.view")
+    if elevation.ended_at is not None or elevation.expires_at <= timezone.now():
+        return elevation
+    with transaction.atomic():
+        elevation.ended_at = timezone.now()
+        elevation.ended_by = actor
+        elevation.save(update_fields=["ended_at", "ended_by"])
+        audit_record(
+            org=org, actor=actor, action="break_glass.ended", target=elevation,
+            after={"ended_at": elevation.ended_at}, metadata={"break_glass": elevation.pk},
+        )
+        broadcast_on_commit(org=org, topic="audit", event="break_glass.ended", data=_break_glass_data(elevation))
+    forget_roles(actor)
+    return elevation

@@ -13,12 +13,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from apps.accounts.models import ApiToken
 from apps.annotations.models import Annotation, AnnotationImportJob, ExportJob, LabelMigrationRun
 from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun
-from apps.compliance.models import AuditEvent
+from apps.compliance.models import AuditEvent, DataSubjectRequest
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
 from apps.datasets.models import Dataset, DatasetVersion, ImportJob, Item, SavedFilter
 from apps.recipes.models import Recipe, RecipeVersion
-from apps.tenancy.models import Invitation, Membership, Organization
+from apps.tenancy.models import BreakGlass, Invitation, Membership, Organization
 from apps.tenancy.roles import Role
 from apps.workforce.models import Task, WorkItem
 from tests.factories import MembershipFactory, make_token
@@ -157,10 +157,23 @@ def _pipeline_run(org, owner):
                               item_ids=[ItemFactory(dataset=pipeline.dataset).pk])
 
 
+def _gdpr_request(org, owner):
+    from apps.compliance.gdpr import gdpr_request_create
+
+    return gdpr_request_create(org=org, actor=owner.user, kind="access", subject_value="secret-patient-7")
+
+
 def _work_item(org, owner):
     from apps.workforce.models import WorkItem
 
     return WorkItem.objects.get(task=_task(org, owner))
+
+
+def _break_glass(org, owner):
+    from apps.tenancy.services import break_glass_open
+
+    member = MembershipFactory(organization=org, role=Role.ANNOTATOR)
+    return break_glass_open(org=org, actor=member.user, reason="Isolation probe: a reason long enough", minutes=30)
 
 
 OBJECT_MAKERS = {
@@ -169,6 +182,7 @@ OBJECT_MAKERS = {
     Invitation: _invitation,
     ApiToken: lambda org, owner: make_token(owner)[0],
     AuditEvent: lambda org, owner: audit_record(org=org, actor=owner.user, action="test.secret_event"),
+    DataSubjectRequest: _gdpr_request,
     Dataset: _dataset,
     Item: _item,
     ImportJob: _import_job,
@@ -186,6 +200,7 @@ OBJECT_MAKERS = {
     ModelVersion: _model_version,
     Pipeline: _pipeline,
     PipelineRun: _pipeline_run,
+    BreakGlass: _break_glass,
 }
 
 

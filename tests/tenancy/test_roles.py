@@ -21,6 +21,7 @@ PROBES = {
     "token.manage_own": ("post", "/api/v1/tokens/", {"name": "ci"}),
     "token.manage_all": ("delete", "/api/v1/tokens/{token}/", None),
     "audit.view": ("get", "/api/v1/audit-events/", None),
+    "gdpr.manage": ("get", "/api/v1/gdpr-requests/", None),
     "dataset.view": ("get", "/api/v1/datasets/{dataset}/", None),
     "dataset.create": ("post", "/api/v1/datasets/", {"name": "New"}),
     "dataset.manage": ("patch", "/api/v1/datasets/{dataset}/", {"description": "Changed"}),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import gdpr_views, views
 
 urlpatterns = [
     path("audit-events/", views.AuditEventListApi.as_view(), name="audit-event-list"),
@@ -8,4 +8,11 @@ urlpatterns = [
     path("audit-events/export/", views.AuditExportApi.as_view(), name="audit-export"),
     path("audit-events/signing-key/", views.AuditSigningKeyApi.as_view(), name="audit-signing-key"),
     path("processing-register/", views.ProcessingRegisterApi.as_view(), name="processing-register"),
+    path("gdpr-requests/", gdpr_views.GdprRequestListApi.as_view(), name="gdpr-request-list"),
+    path("gdpr-requests/<int:pk>/", gdpr_views.GdprRequestDetailApi.as_view(), name="gdpr-request-detail"),
+    path("gdpr-requests/<int:pk>/verify/", gdpr_views.GdprRequestVerifyApi.as_view(), name="gdpr-request-verify"),
+    path("gdpr-requests/<int:pk>/reject/", gdpr_views.GdprRequestRejectApi.as_view(), name="gdpr-request-reject"),
+    path("gdpr-requests/<int:pk>/run/", gdpr_views.GdprRequestRunApi.as_view(), name="gdpr-request-run"),
+    path("gdpr-requests/<int:pk>/download/", gdpr_views.GdprRequestDownloadApi.as_view(),
+         name="gdpr-request-download"),
 ]

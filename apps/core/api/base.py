@@ -37,7 +37,27 @@ def resolve_api_org(request):
     activate(org, user)
     if actor_role(org=org, actor=user) is None:
         raise exceptions.PermissionDenied("You are not a member of this organisation.")
+    if org.mfa_required and not _mfa_satisfied(request):
+        raise exceptions.PermissionDenied(MFA_REQUIRED_DETAIL)
     return org
+
+
+MFA_REQUIRED_DETAIL = (
+    "This organisation requires two-factor authentication (MFA): set it up at /accounts/mfa/ and sign in with it; "
+    "until then your API tokens for it are refused."
+)
+
+
+def _mfa_satisfied(request) -> bool:
+    """A token's user needs a confirmed device; a session must have been verified with one (django-otp)."""
+    if isinstance(request.auth, ApiToken):
+        has_mfa = getattr(request.auth, "user_has_mfa", None)
+        if has_mfa is None:
+            from apps.accounts.services import mfa_device_of
+
+            has_mfa = mfa_device_of(request.user) is not None
+        return has_mfa
+    return bool(getattr(request.user, "is_verified", lambda: False)())
 
 
 class OrgApiView(GenericAPIView):

@@ -3,14 +3,16 @@ from rest_framework import serializers
 from apps.datasets.models import Dataset, DatasetVersion, ImportJob, ImportRowError, Item, SavedFilter
 from apps.datasets.pagination import MAX_CURSOR_LENGTH
 
+SUBJECT_KEY_PATTERN = r"^[A-Za-z0-9_\-]+$"
+
 
 class DatasetOutput(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", default=None)
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "description", "classification", "retention_days", "purpose", "created_by",
-                  "created_at", "updated_at"]
+        fields = ["id", "name", "description", "classification", "retention_days", "purpose", "subject_key",
+                  "created_by", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -21,6 +23,11 @@ class DatasetInput(serializers.Serializer):
     retention_days = serializers.IntegerField(min_value=1, max_value=36500, required=False, allow_null=True)
     purpose = serializers.CharField(max_length=2000, required=False, allow_blank=True,
                                     help_text="Why the data is processed (shown in the processing register).")
+    subject_key = serializers.RegexField(
+        SUBJECT_KEY_PATTERN, max_length=100, required=False, allow_blank=True,
+        error_messages={"invalid": "A metadata key: letters, digits, '_' and '-' only (e.g. patient_id)."},
+        help_text="The item metadata key naming the data subject, for GDPR requests (e.g. patient_id); "
+                  "blank when the items name no person.")
 
 
 class DatasetPatchInput(DatasetInput):

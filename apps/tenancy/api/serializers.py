@@ -62,3 +62,28 @@ class InvitationCreatedOutput(InvitationOutput):
 class InvitationInput(serializers.Serializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class BreakGlassInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the elevation is needed (at least 20 characters).")
+    minutes = serializers.IntegerField(help_text="How long it lasts, at most 240 minutes (4 hours).")
+    role = serializers.CharField(max_length=32, required=False, default="admin",
+                                 help_text="The role whose scopes are granted: admin, manager or compliance_officer.")
+
+
+class BreakGlassOutput(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email")
+    is_active = serializers.SerializerMethodField()
+
+    class Meta:
+        from apps.tenancy.models import BreakGlass
+
+        model = BreakGlass
+        fields = ["id", "user", "email", "role", "reason", "started_at", "expires_at", "ended_at", "ended_by",
+                  "is_active"]
+        read_only_fields = fields
+
+    def get_is_active(self, obj) -> bool:
+        from django.utils import timezone
+
+        return obj.is_active_at(timezone.now())

@@ -8,4 +8,7 @@ urlpatterns = [
     path("members/<int:pk>/", views.MemberDetailApi.as_view(), name="member-detail"),
     path("invitations/", views.InvitationListApi.as_view(), name="invitation-list"),
     path("invitations/<int:pk>/", views.InvitationDetailApi.as_view(), name="invitation-detail"),
+    path("break-glass/", views.BreakGlassListApi.as_view(), name="break-glass-list"),
+    path("break-glass/<int:pk>/", views.BreakGlassDetailApi.as_view(), name="break-glass-detail"),
+    path("break-glass/<int:pk>/end/", views.BreakGlassEndApi.as_view(), name="break-glass-end"),
 ]

@@ -4,10 +4,12 @@ from rest_framework.response import Response
 
 from apps.core.api.base import OrgApiView
 from apps.tenancy import selectors, services
-from apps.tenancy.access import access_invitation, access_membership
-from apps.tenancy.models import Invitation, Membership, Organization
+from apps.tenancy.access import access_break_glass, access_invitation, access_membership
+from apps.tenancy.models import BreakGlass, Invitation, Membership, Organization
 
 from .serializers import (
+    BreakGlassInput,
+    BreakGlassOutput,
     InvitationCreatedOutput,
     InvitationInput,
     InvitationOutput,
@@ -109,3 +111,48 @@ class InvitationDetailApi(OrgApiView):
         invitation = access_invitation(org=request.org, actor=request.user, invitation_id=pk)
         services.invitation_revoke(org=request.org, actor=request.user, invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BreakGlassListApi(OrgApiView):
+    """Break-glass elevations: owners and compliance officers see all, anyone else their own."""
+
+    model = BreakGlass
+    serializer_class = BreakGlassOutput
+    required_scopes = {"GET": "org.view", "POST": "org.view"}
+
+    def get(self, request):
+        page = self.paginate_queryset(selectors.break_glass_list(org=request.org, actor=request.user))
+        return self.get_paginated_response(BreakGlassOutput(page, many=True).data)
+
+    @extend_schema(request=BreakGlassInput, responses={201: BreakGlassOutput},
+                   description="Opens a time-limited elevation (reason of 20+ characters, at most 4 hours); "
+                               "compliance officers are alerted and every audit event meanwhile is tagged.")
+    def post(self, request):
+        data = BreakGlassInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        elevation = services.break_glass_open(org=request.org, actor=request.user, **data.validated_data)
+        return Response(BreakGlassOutput(elevation).data, status=status.HTTP_201_CREATED)
+
+
+class BreakGlassDetailApi(OrgApiView):
+    model = BreakGlass
+    serializer_class = BreakGlassOutput
+    pagination_class = None
+    required_scopes = {"GET": "org.view"}
+
+    def get(self, request, pk):
+        return Response(BreakGlassOutput(access_break_glass(org=request.org, actor=request.user,
+                                                            break_glass_id=pk)).data)
+
+
+class BreakGlassEndApi(OrgApiView):
+    model = BreakGlass
+    serializer_class = BreakGlassOutput
+    pagination_class = None
+    required_scopes = {"POST": "org.view"}
+
+    @extend_schema(request=None, responses=BreakGlassOutput, description="Ends the elevation now.")
+    def post(self, request, pk):
+        elevation = access_break_glass(org=request.org, actor=request.user, break_glass_id=pk)
+        elevation = services.break_glass_end(org=request.org, actor=request.user, elevation=elevation)
+        return Response(BreakGlassOutput(elevation).data)
