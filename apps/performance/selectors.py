@@ -1,10 +1,12 @@
 """Reads of the performance app (the work-event aggregation itself is in reports.py)."""
 
+from datetime import UTC
+
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.db.models import Count
 
-from apps.workforce.models import ReviewComment, Task, TaskMember, WorkEvent, WorkItem
+from apps.workforce.models import ReviewComment, ReviewRound, Task, TaskMember, WorkEvent, WorkItem
 
 STAGE_ROLE = {"annotate": TaskMember.Role.ANNOTATOR, "review": TaskMember.Role.REVIEWER}
 
@@ -88,3 +90,48 @@ def recent_feedback(*, org_id: int, user_id: int, limit: int = 10) -> list[dict]
 def task_member_for_update(*, org_id: int, task: Task, user_id: int, role: str) -> TaskMember | None:
     return (TaskMember.objects.for_org(org_id).select_for_update()
             .filter(task=task, user_id=user_id, role=role).first())
+
+
+OTHER_REASON = "Other"
+_ROUND_BATCH = 5_000
+
+
+def rejection_reasons(*, org_id: int, group: str, stage: str = "annotate", task_id: int | None = None,
+                      person_id: int | None = None, start_at=None, end_at=None) -> dict:
+    """Why work was rejected: {group key: {reason: rejections}}, most frequent first. A rejection (one review round)
+    counts once for each of its recipe's review.reject_reasons that one of the round's comments names (the studio's
+    reason buttons put the reason's words in the comment; case is ignored), or once as "Other" when none does.
+    Keys: the annotator whose work it was (annotator group, or the task/day groups of the annotate stage), the
+    reviewer who decided (reviewer group or the review stage), the task, or the UTC day of the decision."""
+    rounds = ReviewRound.objects.for_org(org_id).filter(decision=ReviewRound.Decision.REJECTED)
+    person_field = "reviewer_id" if group == "reviewer" or (group not in ("annotator",) and stage == "review") \
+        else "work_item__assignee_id"
+    if task_id is not None:
+        rounds = rounds.filter(work_item__task_id=task_id)
+    if person_id is not None:
+        rounds = rounds.filter(**{person_field: person_id})
+    if start_at is not None:
+        rounds = rounds.filter(decided_at__gte=start_at)
+    if end_at is not None:
+        rounds = rounds.filter(decided_at__lt=end_at)
+    rows = list(rounds.order_by("id").values_list("id", person_field, "work_item__task_id", "decided_at"))
+    reasons_of = {pk: [r for r in ((spec or {}).get("review") or {}).get("reject_reasons") or [] if r]
+                  for pk, spec in Task.objects.for_org(org_id).filter(pk__in={r[2] for r in rows})
+                  .values_list("pk", "recipe_version__spec")}
+    out: dict = {}
+    for start in range(0, len(rows), _ROUND_BATCH):
+        batch = rows[start:start + _ROUND_BATCH]
+        texts: dict[int, list[str]] = {}
+        for round_id, text in (ReviewComment.objects.for_org(org_id).filter(round_id__in=[r[0] for r in batch])
+                               .values_list("round_id", "text")):
+            texts.setdefault(round_id, []).append(text.casefold())
+        for round_id, person, task, decided_at in batch:
+            key = {"task": task, "day": decided_at.astimezone(UTC).date().isoformat()}.get(group, person)
+            if key is None:
+                continue
+            said = texts.get(round_id, [])
+            named = [r for r in reasons_of.get(task, []) if any(r.casefold() in t for t in said)] or [OTHER_REASON]
+            counts = out.setdefault(key, {})
+            for reason in named:
+                counts[reason] = counts.get(reason, 0) + 1
+    return {key: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) for key, counts in out.items()}

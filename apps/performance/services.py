@@ -64,6 +64,9 @@ def report_get(*, org, actor, query: reports.ReportQuery, task=None, own: bool =
     series: dict = {}
     body["results"] = report_rows(org=org, query=query, series=series)
     body["series"] = series  # {row id: {day: units done}}
+    body["rejection_reasons"] = {str(key): counts for key, counts in selectors.rejection_reasons(
+        org_id=org.pk, group=query.group, stage=query.effective_stage, task_id=query.task_id,
+        person_id=query.person_id, start_at=query.start_at, end_at=query.end_at).items()}  # {row id: {reason: n}}
     if task is not None:
         body["task"] = {"id": task.pk, "name": task.name, **selectors.task_progress(task=task)}
     return body

@@ -117,7 +117,7 @@ def _act(*, task: Task, threshold: QualityThreshold, user_id: int, score: scores
     elif threshold.action == QualityThreshold.Action.REQUALIFY:
         outcome["revoked"] = bool(task.qualification_id) and Qualification.objects.for_org(
             task.organization_id).filter(training_task_id=task.qualification_id, user_id=user_id,
-                                         passed=True).update(passed=False) > 0
+                                         passed=True).update(passed=False, revoked_at=timezone.now()) > 0
     audit_record(org=task.organization_id, actor=None, action=AUDIT_ACTIONS[threshold.action], target=task,
                  metadata={"user_id": user_id, "score": round(score.score, 4), "samples": score.samples,
                            "low": round(score.low, 4), "high": round(score.high, 4),

@@ -38,7 +38,8 @@ def _candidates(task: Task, user, stage: str):
         return units.filter(state=WorkItem.State.QUEUED).filter(
             Q(assignee__isnull=True) | Q(assignee=user)).exclude(annotator=user)
     same_item_mine = WorkItem.objects.for_org(task.organization_id).filter(
-        task_id=task.pk, item_id=OuterRef("item_id"), stage=stage, assignee=user)
+        task_id=task.pk, item_id=OuterRef("item_id"), stage=stage, assignee=user).exclude(
+        Q(is_gold=True) & Q(is_gold=OuterRef("is_gold")))  # see _STAGE_RULES: gold after gold is a retake
     return (units.filter(Q(state=WorkItem.State.QUEUED, assignee__isnull=True)
                          | Q(state=WorkItem.State.QUEUED, assignee=user))
             .exclude(Exists(same_item_mine.exclude(pk=OuterRef("pk")))))
@@ -96,11 +97,12 @@ logged AS (
 SELECT busy.busy, i.name, leased.* FROM busy LEFT JOIN leased ON true LEFT JOIN datasets_item i ON i.id = leased.item_id
 """
 _STAGE_RULES = {
-    # Consensus: never a second slot of an item this person already has.
+    # Consensus: never a second slot of an item this person already has (a gold unit served again for a retaken
+    # training, routing.serve_gold, is not held back by their earlier gold unit of the item).
     WorkItem.Stage.ANNOTATE: """NOT EXISTS (
         SELECT 1 FROM workforce_workitem o
         WHERE o.organization_id = w.organization_id AND o.task_id = w.task_id AND o.item_id = w.item_id
-          AND o.stage = w.stage AND o.assignee_id = %(user)s AND o.id <> w.id)""",
+          AND o.stage = w.stage AND o.assignee_id = %(user)s AND o.id <> w.id AND NOT (o.is_gold AND w.is_gold))""",
     # A reviewer never reviews their own work (also a CHECK constraint).
     WorkItem.Stage.REVIEW: "(w.annotator_id IS NULL OR w.annotator_id <> %(user)s)",
 }

@@ -144,9 +144,14 @@ class WorkItem(TenantOwnedModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["task", "item", "stage", "slot"], name="workitem_one_unit_per_slot"),
-            # Consensus: the slots of one item go to distinct people.
-            models.UniqueConstraint(fields=["task", "item", "stage", "assignee"], condition=Q(assignee__isnull=False),
+            # Consensus: the slots of one item go to distinct people. A gold unit may be served to the same person
+            # again when they retake a training (routing.serve_gold), but never twice at once.
+            models.UniqueConstraint(fields=["task", "item", "stage", "assignee"],
+                                    condition=Q(assignee__isnull=False, is_gold=False),
                                     name="workitem_distinct_people_per_item"),
+            models.UniqueConstraint(fields=["task", "item", "stage", "assignee"],
+                                    condition=Q(assignee__isnull=False, is_gold=True, state__in=["queued", "leased"]),
+                                    name="workitem_one_open_gold_per_person"),
             # One leased unit per person per task: "next" resumes it rather than handing out another.
             models.UniqueConstraint(fields=["task", "assignee"], condition=Q(state="leased"),
                                     name="workitem_one_lease_per_person"),
@@ -337,6 +342,9 @@ class Qualification(TenantOwnedModel):
     score = models.FloatField()
     passed = models.BooleanField()
     at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True, help_text="When a quality threshold last required "
+                                      "requalification: the training is served again and only gold work done "
+                                      "since counts.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["training_task", "user"], name="qualification_unique")]

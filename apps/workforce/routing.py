@@ -15,6 +15,7 @@ import random
 
 from django.db import IntegrityError, transaction
 from django.db.models import Avg
+from django.utils import timezone
 
 from apps.annotations.selectors import layer_contents
 from apps.annotations.services import (
@@ -144,15 +145,27 @@ def _score_gold(*, unit: WorkItem, actor) -> GoldScore:
     return score
 
 
+def _attempt_started(*, task: Task, user_id: int):
+    """When the person's current attempt at a training task began: None for the first attempt; after a quality
+    threshold revoked their qualification (apps.quality), its revocation time: the training is served again and
+    only gold work done since counts. A plain failure is final, as before."""
+    return (Qualification.objects.for_org(task.organization_id)
+            .filter(training_task=task, user_id=user_id).values_list("revoked_at", flat=True).first())
+
+
 def _maybe_qualify(*, task: Task, user_id: int) -> None:
     total = GoldItem.objects.for_org(task.organization_id).filter(task=task).count()
     scores = GoldScore.objects.for_org(task.organization_id).filter(task=task, user_id=user_id)
+    started = _attempt_started(task=task, user_id=user_id)
+    if started is not None:
+        scores = scores.filter(work_item__created_at__gt=started)
     if total == 0 or scores.count() < total:
         return
     mean = scores.aggregate(mean=Avg("score"))["mean"]
     Qualification.objects.for_org(task.organization_id).update_or_create(
         training_task=task, user_id=user_id,
-        defaults={"organization_id": task.organization_id, "score": mean, "passed": mean >= task.pass_threshold})
+        defaults={"organization_id": task.organization_id, "score": mean, "passed": mean >= task.pass_threshold,
+                  "at": timezone.now()})
 
 
 def serve_gold(*, task: Task, user) -> WorkItem | None:
@@ -161,7 +174,11 @@ def serve_gold(*, task: Task, user) -> WorkItem | None:
     if not task.is_training and (task.honeypot_rate <= 0 or random.random() >= task.honeypot_rate):  # noqa: S311
         return None
     org_id = task.organization_id
-    done = WorkItem.objects.for_org(org_id).filter(task=task, assignee=user, is_gold=True).values("item_id")
+    done = WorkItem.objects.for_org(org_id).filter(task=task, assignee=user, is_gold=True)
+    started = _attempt_started(task=task, user_id=user.pk) if task.is_training else None
+    if started is not None:  # a retake: the gold items are served again
+        done = done.filter(created_at__gt=started)
+    done = done.values("item_id")
     gold = GoldItem.objects.for_org(org_id).filter(task=task).exclude(item_id__in=done).order_by("?").first()
     if gold is None:
         return None

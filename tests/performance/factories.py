@@ -29,9 +29,9 @@ def at(day: str, hhmm: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=UTC)
 
 
-def make_task(org, owner, people, name="Street scenes", n_items=5):
+def make_task(org, owner, people, name="Street scenes", n_items=5, spec=None):
     dataset = DatasetFactory(organization=org)
-    _recipe, version = published_recipe(org, owner.user, dataset=dataset, name=f"Recipe for {name}")
+    _recipe, version = published_recipe(org, owner.user, dataset=dataset, name=f"Recipe for {name}", spec=spec)
     for i in range(n_items):
         ItemFactory(dataset=dataset, name=f"img-{i:03d}.jpg")
     members = [{"user_id": people[k].user_id, "role": "annotator"} for k in ("A", "B", "C")]

@@ -146,3 +146,54 @@ def test_qualification_gates_a_task_and_training_shows_where_you_differed(make_t
     qualification = Qualification.objects.get(training_task=training, user=team["annotators"][0].user)
     assert qualification.passed and 0.75 <= qualification.score < 1.0
     assert client.post(f"/api/v1/tasks/{work.pk}/next/", {}, format="json").status_code == 200
+
+
+def test_a_revoked_qualification_is_retaken_in_the_training_task(make_task, team, api_for, owner_a):
+    from apps.quality.models import QualityThreshold
+    from apps.quality.services import evaluate_thresholds
+    from tests.quality.samples import Samples
+
+    training = make_task(n_items=1, is_training=True, pass_threshold=0.75)
+    owner = api_for(owner_a)
+    gold_item = WorkItem.objects.get(task=training).item_id
+    owner.post(f"/api/v1/items/{gold_item}/annotations/", box(x=10), format="json")
+    owner.post(f"/api/v1/tasks/{training.pk}/gold/", {"item_id": gold_item}, format="json")
+    work = make_task(n_items=3)
+    work.qualification = training
+    work.save(update_fields=["qualification"])
+    client = api_for(team["annotators"][0])
+    user = team["annotators"][0].user
+    first = _pull(client, training)
+    _draw(client, first, box(x=10))
+    client.post(f"/api/v1/work-items/{first['id']}/submit/")
+    assert client.post(f"/api/v1/tasks/{work.pk}/next/", {}, format="json").status_code == 200
+
+    QualityThreshold.objects.create(organization_id=work.organization_id, task=work, action="requalify",
+                                    min_score=0.6, min_samples=1)
+    Samples(work).gold(user, 0.2)
+    evaluate_thresholds(task=work, user_ids=[user.pk])  # revoked
+    assert client.post(f"/api/v1/tasks/{work.pk}/next/", {}, format="json").status_code == 403
+
+    retake = _pull(client, training)  # the same gold item, served again
+    assert retake["item"] == gold_item and retake["id"] != first["id"]
+    _draw(client, retake, box(x=10))
+    client.post(f"/api/v1/work-items/{retake['id']}/submit/")
+
+    qualification = Qualification.objects.get(training_task=training, user=user)
+    assert qualification.passed and qualification.score == 1.0
+    assert client.post(f"/api/v1/tasks/{work.pk}/next/", {}, format="json").status_code == 200
+    assert client.post(f"/api/v1/tasks/{training.pk}/next/", {}, format="json").status_code == 204  # done again
+
+
+def test_a_failed_training_is_not_served_again(make_task, team, api_for, owner_a):
+    training = make_task(n_items=1, is_training=True, pass_threshold=0.75)
+    gold_item = WorkItem.objects.get(task=training).item_id
+    api_for(owner_a).post(f"/api/v1/items/{gold_item}/annotations/", box(x=10), format="json")
+    api_for(owner_a).post(f"/api/v1/tasks/{training.pk}/gold/", {"item_id": gold_item}, format="json")
+    client = api_for(team["annotators"][0])
+    unit = _pull(client, training)
+    _draw(client, unit, box(x=300))
+    client.post(f"/api/v1/work-items/{unit['id']}/submit/")
+
+    assert Qualification.objects.get(training_task=training, user=team["annotators"][0].user).passed is False
+    assert client.post(f"/api/v1/tasks/{training.pk}/next/", {}, format="json").status_code == 204

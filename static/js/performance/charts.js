@@ -194,6 +194,33 @@
     });
   }
 
+  function showOwnReviews(byTask) {
+    var body = document.querySelector("#own-review-table tbody");
+    if (!body) { return; }
+    var fresh = document.createDocumentFragment();
+    if (!byTask.results.length) {
+      var empty = document.createElement("tr");
+      cell(empty, "You review no task yet.", { colspan: "8", "class": "muted" });
+      fresh.appendChild(empty);
+    }
+    byTask.results.forEach(function (r) {
+      var tr = document.createElement("tr");
+      var th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = r.label;
+      tr.appendChild(th);
+      cell(tr, String(r.units_done), { "data-stat": "units_done" });
+      cell(tr, num(r.items_per_active_hour));
+      cell(tr, num(r.time_per_item_median, 0));
+      cell(tr, num(r.time_per_item_p90, 0));
+      cell(tr, String(r.approvals), { "data-stat": "approvals" });
+      cell(tr, String(r.rejections), { "data-stat": "rejections" });
+      cell(tr, pct(r.rejection_rate));
+      fresh.appendChild(tr);
+    });
+    body.replaceChildren(fresh);
+  }
+
   function load() {
     if (config.task_id) {
       return Promise.all([getJson("?group=annotator"), getJson("?group=day")]).then(function (answers) {
@@ -201,8 +228,11 @@
         showBurndown(answers[0], answers[1]);
       });
     }
-    return Promise.all([getJson("?group=task"), getJson("?group=day")]).then(function (answers) {
+    var asks = [getJson("?group=task"), getJson("?group=day")];
+    if (config.reviews) { asks.push(getJson("?group=task&stage=review")); }
+    return Promise.all(asks).then(function (answers) {
       showOwn(answers[0], answers[1]);
+      if (answers[2]) { showOwnReviews(answers[2]); }
     });
   }
 
