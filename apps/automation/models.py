@@ -96,6 +96,8 @@ class Pipeline(TenantOwnedModel):
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
     graph = models.JSONField(default=dict)
     enabled = models.BooleanField(default=True)
+    # Signs what its webhook nodes send (HMAC-SHA256); made at creation and shown once, in the create answer.
+    webhook_secret = models.CharField(max_length=128, blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -142,6 +144,7 @@ class NodeRun(TenantOwnedModel):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        WAITING = "waiting", "Waiting for people"  # a human_task node with wait: until the item's units are done
 
     run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="node_runs")
     node_id = models.CharField(max_length=64)

@@ -14,6 +14,8 @@ items are failed, with the error, and `pipeline_run_retry_failed` queues them ag
 image, the task is gone) fails that item at once: trying again would not change it.
 """
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 
@@ -323,6 +325,9 @@ def _complete(*, org, run, node: dict, rows: list[NodeRun], outcome: Outcome) ->
                 output = outcome.outputs.get(row.item_id, {})
                 row.status, row.output, row.error = NodeRun.Status.DONE, output, ""
                 row.log = (row.log + (f"\n{outcome.log}" if outcome.log else ""))[-10_000:]
+                if output.get("waiting"):  # released by human_task_waits_release once people are done
+                    row.status, row.finished_at = NodeRun.Status.WAITING, None
+                    continue
                 done[row.item_id] = output
         NodeRun.objects.bulk_update(locked, ["status", "output", "error", "finished_at", "log"])
         _advance(org=org, run=run, node=node, outputs=done)
@@ -336,7 +341,7 @@ def _finish_if_done(*, org, run: PipelineRun) -> None:
     if locked.status != PipelineRun.Status.RUNNING:
         return
     rows = NodeRun.objects.for_org(org).filter(run=locked)
-    if rows.filter(status__in=OPEN).exists():
+    if rows.filter(status__in=(*OPEN, NodeRun.Status.WAITING)).exists():
         return
     result = dict(locked.result or {})
     made = {v["node_id"] for v in result.get("versions", [])}
@@ -469,8 +474,141 @@ def run_human_task(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     if task is None:
         return Outcome(errors={r.item_id: "The task no longer exists." for r in rows})
     added = task_items_add_ids(org=ctx.org, actor=ctx.actor, task=task, item_ids=[r.item_id for r in rows])
-    return Outcome(outputs={r.item_id: {"task_id": task.pk} for r in rows},
-                   log=f"{added} units added to task {task.pk}")
+    wait = {"waiting": True} if ctx.config.get("wait") else {}
+    return Outcome(outputs={r.item_id: {"task_id": task.pk, **wait} for r in rows},
+                   log=f"{added} units added to task {task.pk}" + ("; waiting for them to be done" if wait else ""))
+
+
+UNFINISHED_UNITS = ("queued", "leased", "submitted", "in_review", "rejected")  # WorkItem.State values
+
+
+def orgs_with_waiting_node_runs() -> list[int]:
+    """Across organisations (the periodic sweep only): which have node runs waiting for people."""
+    from apps.tenancy.context import system_context
+
+    with system_context():
+        return list(NodeRun.objects.filter(status=NodeRun.Status.WAITING).order_by()
+                    .values_list("organization_id", flat=True).distinct())
+
+
+def human_task_waits_release(*, org) -> int:
+    """Moves on the waiting items of human_task nodes (wait: true) whose units on the node's task are all finished
+    (approved, done or cancelled): their rows are done and the next nodes queued, under lock, so a second sweep
+    moves nothing twice. Returns how many rows moved on."""
+    from apps.workforce.models import WorkItem
+
+    moved = 0
+    waiting = NodeRun.objects.for_org(org).filter(status=NodeRun.Status.WAITING)
+    for run_id, node_id in waiting.order_by().values_list("run_id", "node_id").distinct():
+        with transaction.atomic():
+            run = PipelineRun.objects.for_org(org).select_related("pipeline").get(pk=run_id)
+            node = node_of(run.graph, node_id)
+            rows = list(waiting.select_for_update(skip_locked=True).filter(run_id=run_id, node_id=node_id))
+            if node is None or not rows:
+                continue
+            busy = set(WorkItem.objects.for_org(org).filter(
+                task_id=node["config"]["task_id"], item_id__in=[r.item_id for r in rows],
+                state__in=UNFINISHED_UNITS).values_list("item_id", flat=True))
+            now, done = timezone.now(), {}
+            ready = [r for r in rows if r.item_id not in busy]
+            for row in ready:
+                row.status, row.finished_at = NodeRun.Status.DONE, now
+                row.output = {k: v for k, v in row.output.items() if k != "waiting"}
+                row.log = (row.log + f"\nIts units on task {node['config']['task_id']} are done.")[-10_000:]
+                done[row.item_id] = row.output
+            if not ready:
+                continue
+            NodeRun.objects.bulk_update(ready, ["status", "finished_at", "output", "log"])
+            _advance(org=org, run=run, node=node, outputs=done)
+            _finish_if_done(org=org, run=run)
+            broadcast_run(run)
+            moved += len(ready)
+    return moved
+
+
+def _passed_on(output: dict) -> dict:
+    """What a node passes on of its input: the item's suggestions, without the previous node's branch or stop."""
+    return {k: v for k, v in output.items() if k not in ("branch", "stop")}
+
+
+def qa_sampled(node_id: str, item_id: int, ratio: float) -> bool:
+    """Whether a qa node samples this item: the same answer for the same (node, item), a `ratio` share overall."""
+    digest = hashlib.sha256(f"qa:{node_id}:{item_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < ratio
+
+
+def run_qa(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
+    """The sampled items go to the review task (as a human_task node adds them) and stop there; the rest go on."""
+    from apps.workforce.models import Task
+    from apps.workforce.services import task_items_add_ids
+
+    ratio = ctx.config["sample_ratio"]
+    sampled = [r.item_id for r in rows if qa_sampled(ctx.node["id"], r.item_id, ratio)]
+    added = 0
+    if sampled:
+        task = Task.objects.for_org(ctx.org).select_related("dataset").filter(pk=ctx.config["task_id"]).first()
+        if task is None:
+            return Outcome(errors={i: "The review task no longer exists." for i in sampled},
+                           outputs={r.item_id: {**_passed_on(r.input), "sampled": False}
+                                    for r in rows if r.item_id not in sampled})
+        added = task_items_add_ids(org=ctx.org, actor=ctx.actor, task=task, item_ids=sampled)
+    chosen = set(sampled)
+    outputs = {r.item_id: ({"task_id": ctx.config["task_id"], "sampled": True, "stop": True} if r.item_id in chosen
+                           else {**_passed_on(r.input), "sampled": False}) for r in rows}
+    return Outcome(outputs=outputs, log=f"{len(sampled)} of {len(rows)} items sampled for review "
+                                        f"({added} units added to task {ctx.config['task_id']})")
+
+
+WEBHOOK_MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class WebhookFailed(Exception):
+    """The receiver did not take the batch (an error status, a timeout): the engine retries it with backoff."""
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex>`: HMAC-SHA256 with the pipeline's secret over `<timestamp>.<body>` (X-Dlsaas-Timestamp)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def run_webhook(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
+    """POSTs a JSON summary of the batch to the node's URL through the URL intake's SSRF-safe client, signed with the
+    pipeline's secret. A refused address fails the items at once; an error status or a timeout raises, so the
+    engine retries the batch with backoff and fails its items after MAX_ATTEMPTS."""
+    import json
+
+    from apps.storage.intake.errors import IntakeError
+    from apps.storage.intake.urls import safe_fetch
+
+    from .pipelines import WEBHOOK_TIMEOUT_SECONDS
+
+    secret = ctx.run.pipeline.webhook_secret
+    if not secret:
+        return Outcome(errors={r.item_id: "This pipeline has no webhook secret (made before webhooks existed): "
+                                          "create it again to get one." for r in rows})
+    payload = {
+        "run_id": ctx.run.pk, "pipeline_id": ctx.run.pipeline_id, "node_id": ctx.node["id"],
+        "items": [{"item_id": r.item_id,
+                   "suggestions": [{"label": s.get("label"), "confidence": s.get("confidence")}
+                                   for s in r.input.get("suggestions", [])]} for r in rows],
+    }
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    timestamp = str(int(timezone.now().timestamp()))
+    headers = {"Content-Type": "application/json", "X-Dlsaas-Timestamp": timestamp,
+               "X-Dlsaas-Signature": webhook_signature(secret, timestamp, body)}
+    url = ctx.config["url"]
+    try:
+        with safe_fetch(url, method="POST", body=body, headers=headers, max_redirects=0,
+                        max_bytes=WEBHOOK_MAX_RESPONSE_BYTES, timeout_seconds=WEBHOOK_TIMEOUT_SECONDS) as answer:
+            status = answer.status
+    except IntakeError as exc:
+        if exc.code in ("http_error", "timeout", "fetch_failed", "dns_failed", "tls_error", "too_large"):
+            raise WebhookFailed(f"POST {url} failed: {exc.message}") from None
+        # refused by the SSRF rules (private address, redirect, odd URL): sending again would not change it
+        return Outcome(errors={r.item_id: f"Webhook refused: {exc.message}" for r in rows})
+    return Outcome(outputs={r.item_id: {**_passed_on(r.input), "webhook_status": status} for r in rows},
+                   log=f"POST {url} answered {status} ({len(rows)} items)")
 
 
 def run_dataset_version(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:

@@ -8,6 +8,7 @@ Every problem is a ValidationError keyed by its path in the graph (`graph.nodes.
 API answers 400 naming the node and the field.
 """
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -124,7 +125,11 @@ def check_route(config, *, org, actor, dataset, path, errors) -> dict:
 def check_human_task(config, *, org, actor, dataset, path, errors) -> dict:
     from apps.workforce.models import Task
 
-    _unknown_keys(config, {"task_id"}, path, errors)
+    _unknown_keys(config, {"task_id", "wait"}, path, errors)
+    wait = {"true": True, "false": False}.get(config.get("wait"), config.get("wait", False))  # the builder's choice
+    if not isinstance(wait, bool):
+        errors[f"{path}.wait"] = "true or false."
+        wait = False
     pk = _positive_int(config.get("task_id"))
     task = Task.objects.for_org(org).filter(pk=pk).first() if pk else None
     if task is None or not has_scope(org=org, actor=actor, scope="task.manage", obj=task):
@@ -133,7 +138,53 @@ def check_human_task(config, *, org, actor, dataset, path, errors) -> dict:
         errors[f"{path}.task_id"] = "This task works on another dataset than the pipeline's."
     elif task.status == Task.Status.DONE:
         errors[f"{path}.task_id"] = "This task is finished: items can no longer be added."
-    return {"task_id": pk}
+    return {"task_id": pk, **({"wait": True} if wait else {})}
+
+
+def check_qa(config, *, org, actor, dataset, path, errors) -> dict:
+    """A review task (as for human_task) and the share of the items, from 0 to 1, sampled into it."""
+    _unknown_keys(config, {"task_id", "sample_ratio"}, path, errors)
+    ratio = _number(config, "sample_ratio", path, errors)
+    task = check_human_task({"task_id": config.get("task_id")}, org=org, actor=actor, dataset=dataset, path=path,
+                            errors=errors)
+    return {**task, "sample_ratio": ratio}
+
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+
+
+def check_webhook(config, *, org, actor, dataset, path, errors) -> dict:
+    """An http(s) URL on a public host: the same syntax checks as the URL intake, and an IP literal or a local name
+    that is not a public address refused now (the name is resolved, and checked again, when the node sends)."""
+    import ipaddress
+
+    from apps.storage.intake.conf import setting
+    from apps.storage.intake.errors import IntakeError
+    from apps.storage.intake.urls import check_url, is_public_address
+
+    _unknown_keys(config, {"url"}, path, errors)
+    url = config.get("url")
+    if not isinstance(url, str) or not url.strip():
+        errors[f"{path}.url"] = "Required: the http or https URL to send to."
+        return {"url": ""}
+    url = url.strip()
+    try:
+        checked = check_url(url)
+    except IntakeError as exc:
+        errors[f"{path}.url"] = exc.message
+        return {"url": url}
+    try:
+        ip = ipaddress.ip_address(checked.host)
+    except ValueError:
+        ip = None
+    local_name = checked.host in ("localhost", "localhost.") or checked.host.rstrip(".").endswith(
+        (".localhost", ".local", ".internal", ".localdomain"))
+    loopback_ok = checked.port in set(setting("URL_IMPORT_ALLOW_LOOPBACK_PORTS"))  # tests only
+    if (ip is not None and not is_public_address(ip) and not (ip.is_loopback and loopback_ok)) or (
+            local_name and not loopback_ok):
+        errors[f"{path}.url"] = f"{checked.host} is not a public internet address (private, loopback, link-local " \
+                                "or reserved); a webhook can only be sent to a public address."
+    return {"url": url}
 
 
 def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
@@ -176,6 +227,17 @@ NODE_TYPES: dict[str, NodeType] = {
     )),
     "human_task": NodeType(check=check_human_task, run=f"{_ENGINE}.run_human_task", label="Human task", fields=(
         {"name": "task_id", "label": "Task", "kind": "task"},
+        {"name": "wait", "label": "Wait until people have finished the items", "kind": "choice",
+         "choices": [[False, "No: go on at once"], [True, "Yes: go on once their units are done"]]},
+    )),
+    "qa": NodeType(check=check_qa, run=f"{_ENGINE}.run_qa", label="QA sample", fields=(
+        {"name": "task_id", "label": "Review task", "kind": "task"},
+        {"name": "sample_ratio", "label": "Share of the items to review", "kind": "fraction",
+         "help": "A number from 0 to 1; the same item is always sampled or not. The others go on."},
+    )),
+    "webhook": NodeType(check=check_webhook, run=f"{_ENGINE}.run_webhook", label="Webhook", fields=(
+        {"name": "url", "label": "Send to (http or https URL)", "kind": "text",
+         "help": "Signed with the pipeline's secret: X-Dlsaas-Signature: sha256=HMAC(secret, timestamp + '.' + body)."},
     )),
     # Per item it only records that the item got there; the version is made once the run's items are all through.
     "dataset_version": NodeType(check=check_dataset_version, run=f"{_ENGINE}.run_dataset_version",
@@ -383,7 +445,7 @@ def pipeline_create(*, org, actor, name: str, dataset, graph, enabled: bool = Tr
     name = _clean_name(name)
     clean = validate_graph(graph, org=org, actor=actor, dataset=dataset)
     pipeline = Pipeline(organization_id=org.pk, name=name, dataset=dataset, graph=clean, enabled=bool(enabled),
-                        created_by=actor)
+                        created_by=actor, webhook_secret=secrets.token_hex(32))
     try:
         with transaction.atomic():
             pipeline.save()

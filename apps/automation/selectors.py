@@ -71,3 +71,10 @@ def open_tasks_of_dataset(*, dataset):
 
     return (Task.objects.for_org(dataset.organization_id).filter(dataset=dataset).exclude(status=Task.Status.DONE)
             .order_by("name", "id"))
+
+
+def organization_get(*, org_id: int):
+    """The organisation a job names (None once deleted): jobs receive only its id."""
+    from apps.tenancy.models import Organization
+
+    return Organization.objects.filter(pk=org_id).first()

@@ -5,6 +5,10 @@ of the run): the work is idempotent by itself, because every item's suggestions 
 replaced in one transaction keyed by (item, model version), so a redelivered message leaves the same result.
 """
 
+import dramatiq
+
+from apps.core.outbox import idempotent
+from apps.core.periodic import every
 from apps.tenancy.context import tenant_context
 
 from . import selectors, services
@@ -82,3 +86,28 @@ def start_triggered_run(org_id: int, pipeline_id: int) -> None:
 
 START_TRIGGERED = regional_actors(start_triggered_run, name="start_triggered_run", base_queue="default",
                                   max_retries=5, time_limit=5 * 60 * 1000)
+
+
+WAITS_SWEEP_SECONDS = 30
+
+
+@dramatiq.actor(queue_name="default", max_retries=3)
+@idempotent
+def release_waiting_node_runs(org_id: int) -> None:
+    """Moves on the items a human_task node (wait: true) holds whose units are finished."""
+    from .pipeline_engine import human_task_waits_release
+
+    org = selectors.organization_get(org_id=org_id)
+    if org is not None:
+        with tenant_context(org):
+            human_task_waits_release(org=org)
+
+
+@every(WAITS_SWEEP_SECONDS)
+def sweep_waiting_node_runs() -> None:
+    from apps.core.outbox import enqueue
+
+    from .pipeline_engine import orgs_with_waiting_node_runs
+
+    for org_id in orgs_with_waiting_node_runs():
+        enqueue(release_waiting_node_runs, org_id)

@@ -135,7 +135,8 @@ def test_the_monitor_shows_counts_per_node_and_status(owner_a, finished_run):
     assert HOSTILE not in body
     assert re.search(r'<tr data-node="snapshot"><th scope="row">snapshot</th><td>dataset_version</td>'
                      r'<td data-status-index="0">0</td><td data-status-index="1">0</td>'
-                     r'<td data-status-index="2">2</td><td data-status-index="3">0</td></tr>', body)
+                     r'<td data-status-index="2">2</td><td data-status-index="3">0</td>'
+                     r'<td data-status-index="4">0</td></tr>', body)
     assert "Dataset version 1" in body
     assert script_data(response, "monitor-data")["run_id"] == finished_run.pk
 

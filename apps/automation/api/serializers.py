@@ -59,6 +59,14 @@ class PipelineOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PipelineCreatedOutput(PipelineOutput):
+    """The create answer: the only one that shows the secret its webhook nodes sign with."""
+
+    class Meta(PipelineOutput.Meta):
+        fields = [*PipelineOutput.Meta.fields, "webhook_secret"]
+        read_only_fields = fields
+
+
 class PipelineInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     dataset_id = serializers.IntegerField(min_value=1)

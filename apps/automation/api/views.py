@@ -16,6 +16,7 @@ from .serializers import (
     ModelOutput,
     ModelVersionInput,
     ModelVersionOutput,
+    PipelineCreatedOutput,
     PipelineInput,
     PipelineOutput,
     PipelinePatchInput,
@@ -124,14 +125,14 @@ class PipelineListApi(OrgApiView):
         page = self.paginate_queryset(selectors.pipeline_list(org=request.org))
         return self.get_paginated_response(PipelineOutput(page, many=True).data)
 
-    @extend_schema(request=PipelineInput, responses={201: PipelineOutput})
+    @extend_schema(request=PipelineInput, responses={201: PipelineCreatedOutput})
     def post(self, request):
         data = PipelineInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         dataset = access_dataset(org=request.org, actor=request.user, dataset_id=fields.pop("dataset_id"))
         pipeline = pipelines.pipeline_create(org=request.org, actor=request.user, dataset=dataset, **fields)
-        return Response(PipelineOutput(pipeline).data, status=status.HTTP_201_CREATED)
+        return Response(PipelineCreatedOutput(pipeline).data, status=status.HTTP_201_CREATED)
 
 
 class PipelineDetailApi(OrgApiView):

@@ -8,6 +8,8 @@ class IntakeError(ValueError):
     HTTP status, an ImportRowError row or an audit event; `message` says in words what is wrong.
     """
 
+    status: int | None = None  # http_error: the status the server answered
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code

@@ -83,6 +83,7 @@ class FetchedContent:
     size: int
     peer_address: str  # the IP address the bytes came from, for the audit trail
     redirects: list[str] = field(default_factory=list)
+    status: int = 200  # the HTTP status of the final answer
 
     def close(self) -> None:
         self.stream.close()
@@ -167,9 +168,15 @@ def safe_fetch(
     max_bytes: int | None = None,
     timeout_seconds: float | None = None,
     max_redirects: int | None = None,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
     _allow_addresses: frozenset[tuple[str, int]] = frozenset(),
 ) -> FetchedContent:
     """GET `url` under the rules in the module docstring; the caller closes the result.
+
+    `method`, `body` and `headers` let a caller send something (a webhook's signed POST) under the same rules;
+    a redirect is followed only for GET (give max_redirects=0 otherwise: a redirected POST is refused).
 
     Defaults: URL_IMPORT_MAX_BYTES, URL_IMPORT_TIMEOUT_SECONDS, URL_IMPORT_MAX_REDIRECTS.
     `_allow_addresses` is for tests: (ip, port) pairs let through although not public.
@@ -188,7 +195,8 @@ def safe_fetch(
     while True:
         checked = check_url(current, allowed_ports=policy.all_ports)
         addresses = _resolve(checked, policy, deadline, timeout_seconds)
-        outcome = _request(checked, addresses, deadline, timeout_seconds, max_bytes)
+        outcome = _request(checked, addresses, deadline, timeout_seconds, max_bytes,
+                           method=method, body=body, headers=headers)
         if isinstance(outcome, FetchedContent):
             outcome.redirects = redirects
             return outcome
@@ -372,19 +380,24 @@ class _PinnedTLSConnection(_PinnedConnection):
 
 
 def _request(
-    checked: CheckedUrl, addresses: list[tuple], deadline: float, timeout: float, max_bytes: int
+    checked: CheckedUrl, addresses: list[tuple], deadline: float, timeout: float, max_bytes: int,
+    *, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None,
 ) -> FetchedContent | str:
     """The content, or the Location of a redirect (a string) to check and follow."""
     connection_class = _PinnedTLSConnection if checked.scheme == "https" else _PinnedConnection
     connection = connection_class(checked, addresses, deadline)
     spool = None
     try:
-        connection.putrequest("GET", checked.target, skip_accept_encoding=True)
+        connection.putrequest(method, checked.target, skip_accept_encoding=True)
         connection.putheader("User-Agent", USER_AGENT)
         connection.putheader("Accept", "*/*")
         connection.putheader("Accept-Encoding", "identity")
         connection.putheader("Connection", "close")
-        connection.endheaders()
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
         response = connection.getresponse()
         if response.status in REDIRECT_STATUSES:
             location = response.getheader("Location")
@@ -392,9 +405,11 @@ def _request(
                 raise IntakeError("http_error", f"{shown(checked.url)} redirects without saying where.")
             return location
         if not 200 <= response.status < 300:
-            raise IntakeError(
+            error = IntakeError(
                 "http_error", f"{shown(checked.url)} answered {response.status} {response.reason[:80]}".rstrip() + "."
             )
+            error.status = response.status
+            raise error
         declared = response.getheader("Content-Length")
         if declared and declared.strip().isdigit() and int(declared) > max_bytes:
             raise _too_large(checked, max_bytes)
@@ -409,7 +424,8 @@ def _request(
                 raise _DeadlineExceeded
         spool.seek(0)
         content_type = (response.getheader("Content-Type") or "")[:127]
-        fetched = FetchedContent(checked.url, content_type, spool, size, connection.peer_address)
+        fetched = FetchedContent(checked.url, content_type, spool, size, connection.peer_address,
+                                 status=response.status)
         spool = None
         return fetched
     except IntakeError:
