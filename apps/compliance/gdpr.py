@@ -236,6 +236,12 @@ def gdpr_request_run(*, org, actor, request: DataSubjectRequest) -> DataSubjectR
     with transaction.atomic():
         request = _locked(request)
         _require_status(request, (Status.VERIFIED,), "run")
+        if request.kind == Kind.ERASURE:  # a legal hold on any of the subject's datasets refuses it: 409
+            from apps.datasets.models import Dataset
+            from apps.datasets.retention import refuse_if_on_hold
+
+            refuse_if_on_hold(Dataset.objects.for_org(request.organization_id).filter(
+                pk__in=subject_items(org=request.organization_id, value=request.subject_value).values("dataset_id")))
         request.status, request.run_by = Status.IN_PROGRESS, actor
         request.save(update_fields=["status", "run_by", "updated_at"])
         _audit(request, actor=actor, action="gdpr.started", before=Status.VERIFIED)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("o/<slug:org_slug>/audit/people/<int:user_id>/", views.audit_person_history, name="person_history"),
     path("o/<slug:org_slug>/audit/access-report/", views.access_report, name="access_report"),
     path("o/<slug:org_slug>/audit/processing-register/", views.processing_register, name="processing_register"),
+    path("o/<slug:org_slug>/compliance/residency/", views.residency, name="residency"),
 ]

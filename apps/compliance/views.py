@@ -146,3 +146,12 @@ def processing_register(request, org_slug):
     require_scope(org=request.org, actor=request.user, scope="audit.view")
     return render(request, "compliance/processing_register.html",
                   {"register": console.processing_register(org=request.org)})
+
+
+@require_GET
+def residency(request, org_slug):
+    """Where each kind of the organisation's data lives, and any object found outside its region."""
+    from .residency import residency_report
+
+    require_scope(org=request.org, actor=request.user, scope="audit.view")
+    return render(request, "compliance/residency.html", {"report": residency_report(org=request.org)})

@@ -19,6 +19,9 @@ class Dataset(TenantOwnedModel):
     description = models.TextField(blank=True, max_length=5000)
     classification = models.CharField(max_length=16, choices=Classification.choices, default=Classification.INTERNAL)
     retention_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: kept until deleted.")
+    # While on, nothing of the dataset is purged by retention or erased by a GDPR request (apps/datasets/retention.py).
+    legal_hold = models.BooleanField(default=False, db_default=False)
+    legal_hold_reason = models.TextField(blank=True, default="", max_length=2000)
     # Why the data is processed, as the processing register (GDPR art. 30, apps/compliance/console.py) states it.
     purpose = models.TextField(blank=True, default="", max_length=2000)
     # The item metadata key whose value names the data subject (e.g. "patient_id"), so GDPR access and erasure

@@ -4,6 +4,7 @@ import dramatiq
 from django.db import transaction
 
 from apps.core.outbox import enqueue, idempotent
+from apps.core.periodic import every
 
 from . import intake, selectors, services
 
@@ -58,3 +59,23 @@ def build_dataset_version(org_id: int, version_id: int) -> None:
     version = dataset_version_get(org_id=org_id, version_id=version_id)
     if version is not None:
         dataset_version_build(version=version)
+
+
+RETENTION_EVERY_SECONDS = 24 * 3600
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=6 * 60 * 60 * 1000)
+def purge_expired_items(org_id: int) -> None:
+    """Deletes what outlived its dataset's retention, batch by batch (each batch its own transaction, so not
+    @idempotent's one claim): a redelivery finds nothing left to delete."""
+    from .retention import retention_purge
+
+    retention_purge(org_id=org_id)
+
+
+@every(RETENTION_EVERY_SECONDS)
+def purge_expired_items_daily() -> None:
+    from apps.tenancy.selectors import organization_ids
+
+    for org_id in organization_ids():
+        enqueue(purge_expired_items, org_id)

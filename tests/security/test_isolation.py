@@ -229,6 +229,8 @@ NOT_LISTS = {
     "api/v1/processing-register/": "the caller's register: test_the_register_holds_only_the_callers_datasets "
                                    "(tests/compliance/test_console.py)",
     "api/v1/quality/me/": "the caller's own scores: tests/quality/test_scores_api.py::test_own_quality_*",
+    "api/v1/residency/": "the caller's residency report: test_the_residency_report_counts_only_the_callers_blobs "
+                         "(tests/compliance/test_retention.py)",
 }
 COLLECTION_ROUTES = [(route, view) for route, view in ROUTES
                      if "<" not in route and "GET" in view.required_scopes and route not in NOT_LISTS]

@@ -89,3 +89,27 @@ class ProcessingRegisterOutput(serializers.Serializer):
     region = serializers.CharField()
     processors = ProcessorOutput(many=True)
     datasets = RegisterEntryOutput(many=True)
+
+
+class ResidencyLocationOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    region = serializers.CharField(help_text='The region, or "primary" for the primary database.')
+    where = serializers.CharField()
+    objects = serializers.IntegerField(allow_null=True, help_text="Stored objects of this kind, where counted.")
+    by_region = serializers.DictField(child=serializers.IntegerField(), help_text="Those objects per region.")
+
+
+class ResidencyViolationOutput(serializers.Serializer):
+    blob_id = serializers.IntegerField()
+    region = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ResidencyOutput(serializers.Serializer):
+    organization = serializers.CharField()
+    region = serializers.CharField()
+    locations = ResidencyLocationOutput(many=True)
+    blobs_by_region = serializers.DictField(child=serializers.IntegerField())
+    violation_count = serializers.IntegerField(help_text="Stored objects outside the organisation's region.")
+    violations = ResidencyViolationOutput(many=True, help_text="The first of them.")

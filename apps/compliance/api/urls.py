@@ -8,6 +8,7 @@ urlpatterns = [
     path("audit-events/export/", views.AuditExportApi.as_view(), name="audit-export"),
     path("audit-events/signing-key/", views.AuditSigningKeyApi.as_view(), name="audit-signing-key"),
     path("processing-register/", views.ProcessingRegisterApi.as_view(), name="processing-register"),
+    path("residency/", views.ResidencyApi.as_view(), name="residency"),
     path("gdpr-requests/", gdpr_views.GdprRequestListApi.as_view(), name="gdpr-request-list"),
     path("gdpr-requests/<int:pk>/", gdpr_views.GdprRequestDetailApi.as_view(), name="gdpr-request-detail"),
     path("gdpr-requests/<int:pk>/verify/", gdpr_views.GdprRequestVerifyApi.as_view(), name="gdpr-request-verify"),

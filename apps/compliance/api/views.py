@@ -17,6 +17,7 @@ from .serializers import (
     AuditExportQuery,
     AuditSigningKeyOutput,
     ProcessingRegisterOutput,
+    ResidencyOutput,
 )
 
 
@@ -89,3 +90,16 @@ class ProcessingRegisterApi(OrgApiView):
 
     def get(self, request):
         return Response(ProcessingRegisterOutput(console.processing_register(org=request.org)).data)
+
+
+class ResidencyApi(OrgApiView):
+    # Where each kind of the organisation's data lives, and the stored objects found outside its region.
+    model = Dataset
+    serializer_class = ResidencyOutput
+    pagination_class = None
+    required_scopes = {"GET": "audit.view"}
+
+    def get(self, request):
+        from apps.compliance.residency import residency_report
+
+        return Response(ResidencyOutput(residency_report(org=request.org)).data)

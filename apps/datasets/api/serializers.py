@@ -12,7 +12,7 @@ class DatasetOutput(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = ["id", "name", "description", "classification", "retention_days", "purpose", "subject_key",
-                  "created_by", "created_at", "updated_at"]
+                  "legal_hold", "legal_hold_reason", "created_by", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -32,6 +32,10 @@ class DatasetInput(serializers.Serializer):
 
 class DatasetPatchInput(DatasetInput):
     name = serializers.CharField(max_length=200, required=False)
+    legal_hold = serializers.BooleanField(
+        required=False, help_text="While true, nothing of the dataset is purged by retention or erased by a GDPR "
+                                  "request. Needs dataset.manage; a reason is required to place it.")
+    legal_hold_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class ItemOutput(serializers.ModelSerializer):

@@ -1,3 +1,4 @@
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -17,6 +18,7 @@ from apps.datasets.access import (
     access_saved_filter,
 )
 from apps.datasets.models import Dataset, ImportJob, Item, SavedFilter
+from apps.datasets.retention import dataset_legal_hold_set
 
 from .serializers import (
     BulkActionInput,
@@ -66,7 +68,16 @@ class DatasetDetailApi(OrgApiView):
         dataset = access_dataset(org=request.org, actor=request.user, dataset_id=pk)
         data = DatasetPatchInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        dataset = services.dataset_update(org=request.org, actor=request.user, dataset=dataset, **data.validated_data)
+        changes = dict(data.validated_data)
+        hold, reason = changes.pop("legal_hold", None), changes.pop("legal_hold_reason", None)
+        with transaction.atomic():
+            if changes:
+                dataset = services.dataset_update(org=request.org, actor=request.user, dataset=dataset, **changes)
+            if hold is not None or reason is not None:
+                dataset = dataset_legal_hold_set(
+                    org=request.org, actor=request.user, dataset=dataset,
+                    on=dataset.legal_hold if hold is None else hold,
+                    reason=dataset.legal_hold_reason if reason is None else reason)
         return Response(DatasetOutput(dataset).data)
 
 
