@@ -147,15 +147,23 @@ def audit_chain_seal_and_verify(*, org_id: int | None = None, all_orgs: bool = F
 
 
 def audit_chain_check(*, org_id: int):
-    """Verifies the organisation's chain and appends the outcome to it (run by the worker)."""
+    """Verifies the organisation's chain and appends the outcome to it (run by the worker, on demand and daily).
+    A broken chain also alerts the owners and compliance officers watching the audit topic at once."""
+    from apps.core.events import broadcast_on_commit
+
     report = audit_chain_seal_and_verify(org_id=org_id)
-    audit_record(
-        org=org_id, actor=None, action="audit.chain_verified" if report.ok else "audit.chain_broken",
-        metadata={
-            "events_checked": report.events_checked,
-            "broken": str(report.broken) if report.broken else None,
-        },
-    )
+    with transaction.atomic():
+        audit_record(
+            org=org_id, actor=None, action="audit.chain_verified" if report.ok else "audit.chain_broken",
+            metadata={
+                "events_checked": report.events_checked,
+                "broken": str(report.broken) if report.broken else None,
+            },
+        )
+        if not report.ok:
+            broadcast_on_commit(org=org_id, topic="audit", event="audit.chain_broken",
+                                data={"sequence": report.broken.sequence, "reason": report.broken.reason,
+                                      "message": str(report.broken)})
     return report
 
 

@@ -219,3 +219,20 @@ def test_a_long_chain_is_checked_in_chunks_on_several_connections(tampered, tran
     else:
         assert not report.ok and report.broken.sequence == tampered
         assert "contents do not match" in report.broken.reason
+
+
+def test_a_broken_chain_alerts_the_audit_topic_at_once(transactional_db, org_a, owner_a, monkeypatch):
+    from apps.compliance.services import audit_chain_check
+
+    sent = []
+    monkeypatch.setattr("apps.core.events.send_now", lambda group, event, data: sent.append((group, event, data)))
+    events = record_some(org_a, owner_a.user, n=3)
+    assert audit_chain_check(org_id=org_a.pk).ok and not [e for _, e, _ in sent if e == "audit.chain_broken"]
+    _superuser_sql("UPDATE compliance_auditevent SET action = 'forged' WHERE id = %s", [events[1].pk])
+
+    report = audit_chain_check(org_id=org_a.pk)
+
+    alerts = [(group, data) for group, event, data in sent if event == "audit.chain_broken"]
+    assert not report.ok and alerts == [(f"org.{org_a.pk}.audit", {
+        "sequence": report.broken.sequence, "reason": report.broken.reason, "message": str(report.broken)})]
+    assert AuditEvent.objects.filter(organization=org_a, action="audit.chain_broken").count() == 1
