@@ -2,7 +2,7 @@
 
 A graph is {"nodes": [{"id", "type", "config"}], "edges": [{"from", "to", "when"?}]}. Every node type is one entry of
 NODE_TYPES: type -> NodeType(config check, run function, queue), so a later type plugs in with one entry. The
-engine that runs a graph over items is pipeline_engine.py; the run functions live there beside it.
+engine that runs a graph over items is pipeline_engine.py; the run functions live in pipeline_nodes.py.
 
 Every problem is a ValidationError keyed by its path in the graph (`graph.nodes.2.config.score_threshold`), so the
 API answers 400 naming the node and the field.
@@ -30,7 +30,7 @@ ROUTE_BRANCHES = ("accept", "human")
 @dataclass(frozen=True)
 class NodeType:
     check: Callable[..., dict]  # (config, *, org, actor, dataset, path, errors) -> the config, cleaned
-    run: str | None  # dotted path of the run function over a batch of node runs (pipeline_engine.py)
+    run: str | None  # dotted path of the run function over a batch of node runs (pipeline_nodes.py)
     queue: str = "default"  # "gpu" for inference
     branches: tuple[str, ...] = ()  # the `when` values its outgoing edges must name (route)
     needs_prediction: bool = False  # must have a predict node upstream
@@ -199,7 +199,7 @@ def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
     return {"message": message.strip()}
 
 
-_ENGINE = "apps.automation.pipeline_engine"
+_ENGINE = "apps.automation.pipeline_nodes"
 # Field kinds of the builder's forms: choice (fixed choices), text, folder, fraction (a number from 0 to 1),
 # labels (a comma-separated list), model_version and task (picked from the organisation's, by id).
 NODE_TYPES: dict[str, NodeType] = {

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from apps.annotations.models import Annotation
-from apps.automation import pipeline_engine, tasks
+from apps.automation import pipeline_engine, pipeline_nodes, tasks
 from apps.automation.models import NodeRun, PipelineRun
 from apps.automation.pipelines import pipeline_create, validate_graph
 from apps.compliance.models import AuditEvent
@@ -252,7 +252,7 @@ def test_a_failing_node_is_retried_then_failed_and_retryable(api_for, org_a, own
     def broken(ctx, rows):
         raise ConnectionError("the task service is down")
 
-    monkeypatch.setattr(pipeline_engine, "run_human_task", broken)
+    monkeypatch.setattr(pipeline_nodes, "run_human_task", broken)
     run = pipeline_engine.pipeline_run_start(org=org_a, actor=owner_a.user, pipeline=pipeline, item_ids=[dark.pk])
     with pytest.raises(ConnectionError):
         drain()

@@ -16,7 +16,7 @@ import pytest
 
 from apps.automation import pipeline_engine
 from apps.automation.models import NodeRun, PipelineRun
-from apps.automation.pipeline_engine import WebhookFailed, qa_sampled
+from apps.automation.pipeline_nodes import WebhookFailed, qa_sampled
 from apps.core.models import OutboxMessage
 from apps.workforce.models import WorkItem
 from apps.workforce.services import task_create
