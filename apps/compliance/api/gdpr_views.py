@@ -83,40 +83,38 @@ class GdprRequestDetailApi(OrgApiView):
                                                                    request_id=pk)).data)
 
 
-class GdprRequestVerifyApi(OrgApiView):
+class _GdprTransitionApi(OrgApiView):
+    """POST one validated body to the service that moves the request on, and answer with the request."""
+
+    model = DataSubjectRequest
+    serializer_class = GdprRequestOutput
+    pagination_class = None
+    required_scopes = {"POST": "gdpr.manage"}
+    input_class = None
+    transition = None  # a gdpr function (org, actor, request, **input) -> DataSubjectRequest, as a staticmethod
+
+    def post(self, request, pk):
+        found = gdpr.access_gdpr_request(org=request.org, actor=request.user, request_id=pk)
+        data = self.input_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        moved = self.transition(org=request.org, actor=request.user, request=found, **data.validated_data)
+        return Response(GdprRequestOutput(moved).data)
+
+
+@extend_schema(request=GdprVerifyInput, responses=GdprRequestOutput)
+class GdprRequestVerifyApi(_GdprTransitionApi):
     """The requester's identity was checked: received -> verified (409 from any other state)."""
 
-    model = DataSubjectRequest
-    serializer_class = GdprRequestOutput
-    pagination_class = None
-    required_scopes = {"POST": "gdpr.manage"}
-
-    @extend_schema(request=GdprVerifyInput, responses=GdprRequestOutput)
-    def post(self, request, pk):
-        found = gdpr.access_gdpr_request(org=request.org, actor=request.user, request_id=pk)
-        data = GdprVerifyInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        verified = gdpr.gdpr_request_verify(org=request.org, actor=request.user, request=found,
-                                            **data.validated_data)
-        return Response(GdprRequestOutput(verified).data)
+    input_class = GdprVerifyInput
+    transition = staticmethod(gdpr.gdpr_request_verify)
 
 
-class GdprRequestRejectApi(OrgApiView):
+@extend_schema(request=GdprRejectInput, responses=GdprRequestOutput)
+class GdprRequestRejectApi(_GdprTransitionApi):
     """Refuses a received or verified request, saying why (409 once it runs)."""
 
-    model = DataSubjectRequest
-    serializer_class = GdprRequestOutput
-    pagination_class = None
-    required_scopes = {"POST": "gdpr.manage"}
-
-    @extend_schema(request=GdprRejectInput, responses=GdprRequestOutput)
-    def post(self, request, pk):
-        found = gdpr.access_gdpr_request(org=request.org, actor=request.user, request_id=pk)
-        data = GdprRejectInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        rejected = gdpr.gdpr_request_reject(org=request.org, actor=request.user, request=found,
-                                            **data.validated_data)
-        return Response(GdprRequestOutput(rejected).data)
+    input_class = GdprRejectInput
+    transition = staticmethod(gdpr.gdpr_request_reject)
 
 
 class GdprRequestRunApi(OrgApiView):
