@@ -116,7 +116,7 @@ def _annotator(token: str, task_id: int, deadline: float, out: list, errors: lis
         connection.close()
 
 
-def run_sequential(state: dict, pairs: int) -> dict:
+def run_sequential(state: dict, pairs: int, show_queries: bool = False) -> dict:
     """One annotator, one request at a time: wall milliseconds per next and per submit, and their queries."""
     from django.db import connection
     from django.test import Client
@@ -141,6 +141,9 @@ def run_sequential(state: dict, pairs: int) -> dict:
         unit = client.post(f"/api/v1/tasks/{task_id}/next/", data="{}", content_type="application/json")
         next_queries = len(queries)
         client.post(f"/api/v1/work-items/{unit.json()['id']}/submit/")
+    if show_queries:
+        for i, query in enumerate(queries.captured_queries):
+            print(f"  {'next' if i < next_queries else 'submit'} {i:2d}: {' '.join(query['sql'].split())[:260]}")
     return {"next_ms": statistics.median(t[0] for t in timings), "submit_ms": statistics.median(t[1] for t in timings),
             "next_queries": next_queries, "submit_queries": len(queries) - next_queries}
 
@@ -262,6 +265,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--sequential", type=int, default=100, help="pairs in the sequential run (s)")
+    parser.add_argument("--show-queries", action="store_true", help="print the SQL of one next and one submit")
     parser.add_argument("--db", default="dlsaas_bench_next")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -273,7 +277,7 @@ def main() -> None:
         scratch.setup_django(app_url, API_THROTTLE_USER="100000000/minute")
         state = seed(args.items, args.annotators)
 
-        sequential = run_sequential(state, args.sequential)
+        sequential = run_sequential(state, args.sequential, args.show_queries)
         print(f"(s) sequential, one annotator, {args.sequential} pairs: next {sequential['next_ms']:.1f} ms "
               f"({sequential['next_queries']} queries), submit {sequential['submit_ms']:.1f} ms "
               f"({sequential['submit_queries']} queries), medians")

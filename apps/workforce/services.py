@@ -202,9 +202,14 @@ def _replay(org, actor, key: str | None, scope: str):
 
 
 def _remember(org, actor, key: str | None, scope: str, status: int, body: dict) -> None:
-    if key:
-        IdempotentReply.objects.create(organization_id=org.pk, user=actor, key=key, scope=scope, status=status,
-                                       body=body)
+    if not key:
+        return
+    try:
+        with transaction.atomic():
+            IdempotentReply.objects.create(organization_id=org.pk, user=actor, key=key, scope=scope, status=status,
+                                           body=body)
+    except IntegrityError:  # the same key raced in from a second request: its answer stands
+        raise ConflictError("This request is already being processed.") from None
 
 
 def work_item_submit(*, org, actor, unit: WorkItem, idempotency_key: str | None = None, render) -> tuple[int, dict]:
@@ -224,21 +229,17 @@ def work_item_submit(*, org, actor, unit: WorkItem, idempotency_key: str | None 
         unit.version += 1
         events = [_event(unit, actor, WorkEvent.Kind.SUBMITTED, wall_seconds=wall,
                          active_seconds=unit.active_seconds, data={"stage": unit.stage})]
-        if unit.stage == WorkItem.Stage.ANNOTATE:
-            unit.state = WorkItem.State.SUBMITTED
-            unit.save(update_fields=["state", "submitted_at", "lease_expires_at", "version"])
-            routing.after_submit(unit=unit, actor=actor)
-        else:
+        if unit.stage != WorkItem.Stage.ANNOTATE:
             raise ValidationError({"decision": "A review unit is finished with approve or reject."})
+        # One UPDATE: routing decides the state the unit leaves in (a consensus unit saves itself first, for the
+        # closing check that counts its siblings).
+        unit.state = WorkItem.State.SUBMITTED
+        routing.after_submit(unit=unit, actor=actor)
         unit.save(update_fields=["state", "submitted_at", "lease_expires_at", "version"])
         WorkEvent.objects.bulk_create(events)
         events_.unit_changed(unit)
         body = render(unit)
-        try:
-            with transaction.atomic():
-                _remember(org, actor, idempotency_key, scope, 200, body)
-        except IntegrityError:  # the same key raced in from a second request: its answer stands
-            raise ConflictError("This request is already being processed.") from None
+        _remember(org, actor, idempotency_key, scope, 200, body)
     return 200, body
 
 
