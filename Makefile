@@ -14,9 +14,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: requirements.txt requirements-demo.txt | $(BIN)/python
+$(VENV)/.installed: requirements.txt requirements-models.txt requirements-demo.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
-	$(BIN)/pip install -q --no-deps -r requirements-demo.txt
+	$(BIN)/pip install -q --no-deps -r requirements-models.txt -r requirements-demo.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-datumaro.txt $(VENV)/.installed
@@ -55,7 +55,7 @@ migrate: install services
 serve: install services
 	$(PG_ENV) $(BIN)/daphne -b $(HOST) -p $(PORT) dlsaas.asgi:application
 
-# Queues are per residency region (apps/automation/queues.py): `make gpu-worker REGION=eu` serves gpu.eu only, so an
+# Queues are per residency region (apps/core/queues.py): `make gpu-worker REGION=eu` serves gpu.eu only, so an
 # EU organisation's inference never runs on a US worker. REGION takes "eu", "eu us" or "eu,us"; by default every
 # configured region (DLSAAS_REGIONS, else eu,us). The worker also serves the shared `default` queue.
 comma := ,

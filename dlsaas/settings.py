@@ -136,7 +136,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
-    _broker = {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {"url": REDIS_URL}}
+    # A worker silent for DLSAAS_DRAMATIQ_HEARTBEAT_MS is dead: its unacked messages go back to their queue at the
+    # next queue maintenance (which DLSAAS_DRAMATIQ_MAINTENANCE_CHANCE of a million broker commands run).
+    _broker = {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {
+        "url": REDIS_URL, "heartbeat_timeout": int(env("DLSAAS_DRAMATIQ_HEARTBEAT_MS", "60000")),
+        "maintenance_chance": int(env("DLSAAS_DRAMATIQ_MAINTENANCE_CHANCE", "1000"))}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -155,12 +159,14 @@ DRAMATIQ_BROKER = {
     ],
 }
 DRAMATIQ_TASKS_DATABASE = "default"
-# Queues: `default` (I/O, bookkeeping) and `gpu` (inference); see DESIGN.md "Automation".
-DRAMATIQ_QUEUES = ("default", "gpu")
+# Queues: `default` (I/O, bookkeeping) and `gpu` (inference), each per residency region (apps/core/queues.py).
 
 # --- Audit chain sealing (apps/compliance/sealing.py) -----------------------------------------
 # After a commit, a process seals its chain at most this often; the relay's sweep seals what is left.
 AUDIT_SEAL_DEBOUNCE_SECONDS = float(env("DLSAAS_AUDIT_SEAL_DEBOUNCE_SECONDS", "0.25"))
+# audit_record() prepares its INSERT once per database session (apps/compliance/services.py). Switch it off behind
+# a transaction-pooling proxy that does not keep prepared statements (PgBouncer before 1.21).
+AUDIT_PREPARED_INSERT = env_bool("DLSAAS_AUDIT_PREPARED_INSERT", True)
 # DLSAAS_AUDIT_SIGNING_KEY: base64 of a 32-byte Ed25519 private key that signs audit exports
 # (apps/compliance/signing.py); its public key is shown to compliance officers to hand to auditors.
 AUDIT_SIGNING_KEY = env("DLSAAS_AUDIT_SIGNING_KEY", "")
@@ -320,6 +326,8 @@ GUARDIAN_RAISE_403 = False
 OTP_TOTP_ISSUER = "dlsaas"
 # Idle logoff when the organisation sets none (minutes).
 DEFAULT_IDLE_LOGOFF_MINUTES = int(env("DEFAULT_IDLE_LOGOFF_MINUTES", "60"))
+# How often an open websocket checks that its session is not idle (seconds; apps/accounts/idle.py).
+LIVE_IDLE_CHECK_SECONDS = float(env("DLSAAS_LIVE_IDLE_CHECK_SECONDS", "30"))
 INVITATION_TTL_HOURS = int(env("INVITATION_TTL_HOURS", "72"))
 
 SESSION_COOKIE_HTTPONLY = True
@@ -390,6 +398,13 @@ SPECTACULAR_SETTINGS = {
         "KindEnum": "apps.datasets.models.Item.Kind",  # the name items had before requests got a kind too
     },
 }
+
+# --- Automation -----------------------------------------------------------------------------
+# A model upload's trial run (a sample image through onnxruntime) runs in a child process stopped after this long.
+MODEL_TRIAL_SECONDS = float(env("DLSAAS_MODEL_TRIAL_SECONDS", "30"))
+# After a pipeline's webhook secret is rotated, deliveries carry a signature with the old secret beside the new one
+# for this long, so a receiver can switch without refusing a delivery (0, or rotating with grace 0: at once).
+WEBHOOK_SECRET_GRACE_SECONDS = int(env("DLSAAS_WEBHOOK_SECRET_GRACE_SECONDS", str(24 * 3600)))
 
 # --- Static, i18n ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

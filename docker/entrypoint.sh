@@ -8,7 +8,7 @@
 # Anything else is executed as given (e.g. `sh` for a shell in the container).
 set -eu
 
-# "<base>.<region>" for each region in REGION (default: every configured region), as apps/automation/queues.py names
+# "<base>.<region>" for each region in REGION (default: every configured region), as apps/core/queues.py names
 # them: lower case, anything but letters, digits and "_" as "_".
 region_queues() {
   for region in $(printf '%s' "${REGION:-${DLSAAS_REGIONS:-eu,us}}" | tr ',' ' '); do

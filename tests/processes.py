@@ -63,13 +63,13 @@ def manage(*args: str) -> list[str]:
 
 
 @contextmanager
-def asgi_server(log_path: Path):
+def asgi_server(log_path: Path, **env):
     """daphne serving dlsaas.asgi on a free loopback port (HTTP and websockets); yields "127.0.0.1:<port>".
 
     A separate process: it keeps Django's guard against ORM calls from async code."""
     port = free_port()
     args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dlsaas.asgi:application"]
-    with running(args, process_env(DJANGO_ALLOW_ASYNC_UNSAFE=""), log_path):
+    with running(args, process_env(DJANGO_ALLOW_ASYNC_UNSAFE="", **env), log_path):
 
         def listening():
             with socket.socket() as s:

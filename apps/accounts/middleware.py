@@ -1,13 +1,16 @@
-"""Server-side idle logoff, at the organisation's policy (DESIGN.md, issue: accounts)."""
+"""Server-side idle logoff, at the organisation's policy (DESIGN.md, issue: accounts; see idle.py)."""
 
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 
-SESSION_LAST_SEEN = "last_activity"
+from .idle import SESSION_IDLE_ENDED, SESSION_LAST_SEEN, idle_limit_minutes, session_idle_logout_record, session_is_idle
+
+IDLE_MESSAGE = "You were signed out after {minutes} minutes of inactivity. Sign in again to continue."
 
 
 class IdleLogoffMiddleware:
@@ -17,21 +20,24 @@ class IdleLogoffMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and hasattr(request, "session"):
-            limit_minutes = request.session.get("idle_logoff_minutes") or settings.DEFAULT_IDLE_LOGOFF_MINUTES
-            now = time.time()
-            last = request.session.get(SESSION_LAST_SEEN)
-            if last is not None and now - last > limit_minutes * 60:
-                from .services import audit_account_event
-
-                audit_account_event(user=user, action="user.idle_logged_out", metadata={"idle_minutes": limit_minutes})
-                logout(request)
-                if request.path.startswith("/api/"):
-                    return JsonResponse(
-                        {"type": "about:blank", "title": "Signed out", "status": 401,
-                         "detail": "You were signed out after a period of inactivity."},
-                        status=401, content_type="application/problem+json",
-                    )
-                return redirect_to_login(request.get_full_path(), settings.LOGIN_URL) if request.method == "GET" \
-                    else redirect_to_login("/", settings.LOGIN_URL)
-            request.session[SESSION_LAST_SEEN] = now
+            session = request.session
+            if session_is_idle(session):
+                return self.sign_out(request, user, session)
+            session[SESSION_LAST_SEEN] = time.time()
         return self.get_response(request)
+
+    def sign_out(self, request, user, session):
+        minutes = idle_limit_minutes(session)
+        if not session.get(SESSION_IDLE_ENDED):  # a websocket's watch has already recorded it otherwise
+            session_idle_logout_record(user=user, session=session, via="request")
+        request.idle_logout = True  # accounts.signals: no second "user.logged_out" row
+        logout(request)
+        detail = IDLE_MESSAGE.format(minutes=minutes)
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"type": "about:blank", "title": "Signed out", "status": 401, "code": "session_idle_timeout",
+                 "detail": detail},
+                status=401, content_type="application/problem+json",
+            )
+        messages.info(request, detail)
+        return redirect_to_login(request.get_full_path() if request.method == "GET" else "/", settings.LOGIN_URL)

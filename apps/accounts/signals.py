@@ -21,7 +21,7 @@ def _on_logout(sender, request, user, **kwargs):
 
     from .services import audit_account_event
 
-    if user is not None:
+    if user is not None and not getattr(request, "idle_logout", False):  # idle: audited and closed in idle.py
         audit_account_event(user=user, action="user.logged_out")
         disconnect_user_on_commit(user.pk)
 

@@ -13,6 +13,8 @@ blob in the organisation's region, then downloaded through the app (audited).
   progress until the end.
 - `export_download` serves the finished file through serve_blob (attachment, nosniff) and records
   "export.downloaded".
+- `export_withdraw` (erasure, GDPR art. 17): an export whose file held erased data is marked withdrawn (when, why,
+  by which request), its file is deleted, and its download answers 410 Gone from then on ("export.withdrawn").
 """
 
 import json
@@ -98,8 +100,27 @@ def _broadcast(job: ExportJob) -> None:
     broadcast_on_commit(org=job.organization_id, topic=TOPIC, event="export.progress", data=job_data(job))
 
 
+def _check_region(org, region: str) -> str:
+    """'' for the organisation's own region; another region only while a transfer basis allows copies there (the
+    write itself is checked and audited again by storage when the file is stored)."""
+    from django.conf import settings
+
+    from apps.compliance.transfers import active_transfer_basis
+
+    if not region or region == org.region:
+        return ""
+    if region not in settings.REGIONS:
+        raise ValidationError({"region": f"Unknown region {region!r}; configured regions are: "
+                                         f"{', '.join(settings.REGIONS)}."})
+    if active_transfer_basis(org=org, region=region) is None:
+        raise ValidationError({"region": f"No current legal basis for copies in region {region!r}: the organisation's "
+                                         f"data stays in {org.region!r}. A compliance officer records one on the "
+                                         "residency page."})
+    return region
+
+
 def export_create(*, org, actor, dataset, format: str, filter: dict | None = None,
-                  include_revisions: bool = False) -> ExportJob:
+                  include_revisions: bool = False, region: str = "") -> ExportJob:
     require_scope(org=org, actor=actor, scope="annotation.export", obj=dataset)
     if format not in ExportFormat.values:
         raise ValidationError({"format": f"Choose one of {', '.join(ExportFormat.values)}."})
@@ -110,14 +131,15 @@ def export_create(*, org, actor, dataset, format: str, filter: dict | None = Non
     item_filter(dataset=dataset, filter=filter)  # compiles the filter: a bad one is a 400 naming its path
     if include_revisions and format != ExportFormat.NATIVE:
         raise ValidationError({"include_revisions": "Revisions go only into the native format."})
+    region = _check_region(org, region)
     with transaction.atomic():
         job = ExportJob.objects.create(
             organization_id=org.pk, dataset=dataset, format=format, filter=filter,
-            include_revisions=include_revisions, created_by=actor,
+            include_revisions=include_revisions, region=region, created_by=actor,
         )
         audit_record(org=org, actor=actor, action="export.created", target=job,
                      metadata={"dataset_id": dataset.pk, "format": format, "filter": filter,
-                               "include_revisions": include_revisions})
+                               "include_revisions": include_revisions, "region": region or org.region})
         from .tasks import run_export
 
         enqueue(run_export, org.pk, job.pk)
@@ -266,7 +288,7 @@ def _write(job: ExportJob):
     with tempfile.TemporaryFile() as out:
         counts = export_write(job, out)
         out.seek(0)
-        blob = blob_put(org=job.organization_id, stream=out, mime="application/zip")
+        blob = blob_put(org=job.organization_id, stream=out, mime="application/zip", region=job.region or None)
     return blob, counts
 
 
@@ -279,9 +301,12 @@ def export_filename(job: ExportJob) -> str:
 
 def export_download(request, *, org, actor, job: ExportJob):
     """The finished file, streamed (Range supported); 409 while it is not ready. Recorded as export.downloaded."""
-    from apps.core.errors import ConflictError
+    from apps.core.errors import ConflictError, GoneError
     from apps.storage.http import serve_blob
 
+    if job.withdrawn_at is not None:
+        raise GoneError(f"This export was withdrawn on {job.withdrawn_at:%Y-%m-%d}: {job.withdrawn_reason} "
+                        "Its file was deleted; make a new export.")
     if job.status != ExportJob.Status.DONE or job.result_id is None:
         raise ConflictError(f"This export is {job.get_status_display().lower()}: there is no file to download yet.",
                             [])
@@ -290,3 +315,26 @@ def export_download(request, *, org, actor, job: ExportJob):
                      metadata={"dataset_id": job.dataset_id, "format": job.format, "bytes": job.result.size,
                                "range": request.META.get("HTTP_RANGE", "")[:100]})
     return serve_blob(request, job.result, filename=export_filename(job), inline=False)
+
+
+# --- Withdrawal ---------------------------------------------------------------------------------
+
+
+def export_withdraw(*, job: ExportJob, reason: str, by_request=None) -> bool:
+    """Marks a finished export withdrawn and deletes its file (the ciphertext once the caller's transaction commits).
+    Returns False when it was already withdrawn. The system does it (an erasure), so the actor is None."""
+    from apps.storage.services import blob_delete
+
+    with transaction.atomic():
+        job = ExportJob.objects.for_org(job.organization_id).select_for_update().get(pk=job.pk)
+        if job.withdrawn_at is not None:
+            return False
+        blob = job.result
+        job.withdrawn_at, job.withdrawn_reason, job.withdrawn_by_request = timezone.now(), reason[:2000], by_request
+        job.result = None
+        job.save(update_fields=["withdrawn_at", "withdrawn_reason", "withdrawn_by_request", "result"])
+        blob_delete(blob)
+        audit_record(org=job.organization_id, actor=None, action="export.withdrawn", target=job,
+                     metadata={"dataset_id": job.dataset_id, "reason": job.withdrawn_reason,
+                               "request_id": getattr(by_request, "pk", None)})
+    return True

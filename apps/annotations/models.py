@@ -165,6 +165,9 @@ class ExportJob(TenantOwnedModel):
     format = models.CharField(max_length=16, choices=ExportFormat.choices)
     filter = models.JSONField(default=dict, blank=True, help_text="Query-language filter choosing the items.")
     include_revisions = models.BooleanField(default=False)
+    region = models.CharField(max_length=20, blank=True,
+                              help_text="Where the file is stored: blank for the organisation's region; another "
+                                        "only under a recorded transfer basis (apps/compliance/transfers.py).")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     items_total = models.PositiveIntegerField(default=0)
     items_done = models.PositiveIntegerField(default=0)
@@ -178,6 +181,11 @@ class ExportJob(TenantOwnedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last progress of a running job.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Withdrawn: the file held data that was erased (GDPR art. 17); it is deleted and its download answers 410.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.TextField(blank=True, default="")
+    withdrawn_by_request = models.ForeignKey("compliance.DataSubjectRequest", on_delete=models.DO_NOTHING,
+                                             db_constraint=False, null=True, blank=True, related_name="+")
 
     class Meta:
         indexes = [models.Index(fields=["organization", "dataset", "-created_at"], name="exportjob_org_dataset")]

@@ -18,6 +18,7 @@ from apps.core.ids import parse_id
 from apps.recipes.models import RecipeVersion
 from apps.recipes.selectors import dataset_recipe_version
 
+from . import change_hooks
 from .layers import may_use_annotations
 from .models import Annotation, AnnotationRevision
 from .selectors import SNAPSHOT_FIELDS, snapshot
@@ -178,6 +179,7 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
             raise ValidationError({"create": f"An item holds at most {MAX_ANNOTATIONS_PER_ITEM_FRAME} annotations."})
 
         revisions = []
+        before_of = {pk: snapshot(annotation) for pk, annotation in current.items()}
         for version, clean in new_rows:
             result.created.append(Annotation(
                 organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id, recipe_version=version,
@@ -215,6 +217,9 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
         if result.deleted:
             Annotation.objects.for_org(org).filter(pk__in=result.deleted).delete()
         AnnotationRevision.objects.bulk_create(revisions)
+        change_hooks.annotations_changed(org=org, actor=actor, item=item, layer=layer, at=now, changes=[
+            (r.annotation_id, None if r.action == AnnotationRevision.Action.CREATED else before_of[r.annotation_id],
+             None if r.action == AnnotationRevision.Action.DELETED else r.data) for r in revisions])
         if revisions:
             audit_record(
                 org=org, actor=actor, action="annotations.changed", target=item,

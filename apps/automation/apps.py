@@ -10,12 +10,25 @@ class AutomationConfig(AppConfig):
         import dramatiq
         from django.conf import settings
 
-        from apps.datasets.item_hooks import register_items_added_listener
+        from apps.core.queues import regional_queue
+        from apps.datasets.item_hooks import register_items_added_listener, register_items_changed_listener
 
-        from .pipeline_engine import items_added_record
-        from .queues import regional_queue
+        from .pipeline_triggers import items_added_record, items_changed_record
 
         register_items_added_listener(items_added_record)
+        register_items_changed_listener(items_changed_record)
+
+        from apps.annotations.change_hooks import register_annotations_changed_listener
+
+        from .agreement import on_annotations_changed
+
+        register_annotations_changed_listener(on_annotations_changed)
+
+        from apps.workforce.unit_hooks import register_unit_submitted_listener
+
+        from .agreement import on_unit_submitted
+
+        register_unit_submitted_listener(on_unit_submitted)
 
         # Workers consume only queues their broker knows: declare every regional queue, so `make worker REGION=eu`
         # listens on default.eu before any actor of that queue exists.

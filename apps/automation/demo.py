@@ -1,5 +1,5 @@
 """The demo organisation's model: PP-OCRv6 text detection (DBNet), the ONNX file that ships inside the `rapidocr`
-wheel (Apache-2.0; requirements-demo.txt installs it without its dependencies, and only the file is used). It is
+wheel (Apache-2.0; requirements-models.txt installs it without its dependencies, and only the file is used). It is
 registered like any upload and pre-annotates the sample photographs with text regions as polygons."""
 
 import importlib.util

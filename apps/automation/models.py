@@ -88,6 +88,55 @@ class PreAnnotation(TenantOwnedModel):
         return f"{self.model_version_id} on {self.item_id}"
 
 
+class SuggestionOutcome(TenantOwnedModel):
+    """What people did with one model suggestion (agreement.py derives it from the saves, never from the client's
+    word): kept unchanged, kept after an edit, or left out; or, with no suggestion, a shape people drew that the
+    version did not suggest (a miss, for recall). One row per (suggestion, layer), or per (version, missed
+    annotation): saving again updates that row rather than adding one."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted unchanged"
+        EDITED = "edited", "Accepted after an edit"
+        REJECTED = "rejected", "Rejected"
+        MISSED = "missed", "Missed (drawn by a person, not suggested)"
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("datasets.Item", on_delete=models.CASCADE, related_name="+")
+    # A unit of work's layer, or empty for the item's shared annotations.
+    layer = models.BigIntegerField(null=True, blank=True)
+    # Plain ids, so the record outlives a deleted annotation: the suggestion (none for a miss) and the person's
+    # final annotation (the kept suggestion, or the missed shape; none once rejected).
+    suggestion_id = models.BigIntegerField(null=True, blank=True)
+    annotation_id = models.BigIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    suggested = models.JSONField(default=dict, blank=True, help_text="The suggestion as the model made it.")
+    final = models.JSONField(default=dict, blank=True, help_text="What people kept (empty once rejected).")
+    iou = models.FloatField(null=True, blank=True, help_text="Suggested vs kept shape (edited shapes).")
+    label_changed = models.BooleanField(default=False)
+    attributes_changed = models.BooleanField(default=False)
+    geometry_changed = models.BooleanField(default=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    resolved_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "suggestion_id"], name="suggestionoutcome_unique_shared",
+                                    condition=models.Q(suggestion_id__isnull=False, layer__isnull=True)),
+            models.UniqueConstraint(fields=["organization", "suggestion_id", "layer"],
+                                    condition=models.Q(suggestion_id__isnull=False, layer__isnull=False),
+                                    name="suggestionoutcome_unique_layer"),
+            models.UniqueConstraint(fields=["organization", "model_version", "annotation_id"],
+                                    condition=models.Q(outcome="missed"), name="suggestionoutcome_unique_miss"),
+        ]
+        indexes = [models.Index(fields=["organization", "model_version", "resolved_at"],
+                                name="suggestionoutcome_org_version"),
+                   models.Index(fields=["organization", "item", "layer"], name="suggestionoutcome_org_item")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.suggestion_id or self.annotation_id} ({self.model_version_id})"
+
+
 class Pipeline(TenantOwnedModel):
     """A graph of nodes over one dataset: `graph` = {"nodes": [{id, type, config}], "edges": [{from, to, when?}]},
     checked by pipelines.validate_graph before it is saved or run."""
@@ -96,14 +145,22 @@ class Pipeline(TenantOwnedModel):
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="+")
     graph = models.JSONField(default=dict)
     enabled = models.BooleanField(default=True)
-    # Signs what its webhook nodes send (HMAC-SHA256); made at creation and shown once, in the create answer.
-    webhook_secret = models.CharField(max_length=128, blank=True, default="")
+    # Signs what its webhook nodes send (HMAC-SHA256), sealed with the organisation's key; shown once, in the create
+    # or rotate answer (webhook_secrets.py). The previous one signs beside it until previous_until after a rotation.
+    webhook_secret_sealed = models.BinaryField(default=b"", editable=False)
+    webhook_secret_previous_sealed = models.BinaryField(default=b"", editable=False)
+    webhook_secret_previous_until = models.DateTimeField(null=True, blank=True)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    # A schedule trigger's next firing (UTC), kept by pipeline_triggers; null for the other trigger kinds.
+    next_fire_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "name"], name="pipeline_name_unique_in_org")]
+        indexes = [models.Index(fields=["next_fire_at"], condition=models.Q(next_fire_at__isnull=False),
+                                name="pipeline_next_fire")]
 
     def __str__(self) -> str:
         return self.name

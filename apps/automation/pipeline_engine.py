@@ -32,6 +32,8 @@ from apps.tenancy.permissions import require_scope
 from .events import broadcast_run
 from .models import NodeRun, Pipeline, PipelineRun
 from .pipeline_nodes import NodeContext, Outcome
+from .pipeline_triggers import items_added_record as items_added_record  # the items-added listener (apps.py)
+from .pipeline_triggers import watched_trigger
 from .pipelines import NODE_TYPES, node_of, successors, validate_graph
 
 logger = logging.getLogger(__name__)
@@ -107,59 +109,19 @@ def _run_create(*, org, actor, pipeline: Pipeline, graph: dict, ids: list[int], 
     return run
 
 
-# --- the item-added trigger -----------------------------------------------------------------------------------
-
-
-def _watched_trigger(graph) -> dict | None:
-    """The config of the graph's item_added trigger, or None."""
-    for node in (graph or {}).get("nodes", []):
-        if isinstance(node, dict) and node.get("type") == "trigger":
-            config = node.get("config") or {}
-            return config if config.get("kind") == "item_added" else None
-    return None
-
-
-def _in_folder(folder: str) -> Q:
-    return Q() if folder in ("", "/") else Q(folder=folder) | Q(folder__startswith=f"{folder}/")
-
-
-def items_added_record(*, org_id: int, dataset_id: int, item_ids: list[int]) -> int:
-    """The datasets app's items-added listener (called inside the transaction that made the items ready): records
-    each new item once per enabled pipeline of the dataset whose trigger is item_added (and whose folder holds it),
-    and queues one message per such pipeline that starts a run over what is waiting. A repeated notice for the same
-    items records nothing and queues nothing. Returns how many (pipeline, item) pairs were recorded."""
-    from apps.datasets.models import Item
-
-    from .models import TriggeredItem
-    from .tasks import START_TRIGGERED
-
-    recorded = 0
-    watching = [(p, _watched_trigger(p.graph)) for p in Pipeline.objects.for_org(org_id).filter(
-        dataset_id=dataset_id, enabled=True).select_related("organization").order_by("id")]
-    for pipeline, trigger in watching:
-        if trigger is None:
-            continue
-        ids = set(Item.objects.for_org(org_id).filter(_in_folder(trigger.get("folder", "/")), dataset_id=dataset_id,
-                                                      pk__in=item_ids).values_list("id", flat=True))
-        ids -= set(TriggeredItem.objects.for_org(org_id).filter(pipeline=pipeline, item_id__in=ids)
-                   .values_list("item_id", flat=True))
-        if not ids:
-            continue
-        TriggeredItem.objects.bulk_create([TriggeredItem(organization_id=org_id, pipeline=pipeline, item_id=i)
-                                           for i in sorted(ids)], ignore_conflicts=True)
-        enqueue(START_TRIGGERED[pipeline.organization.region], org_id, pipeline.pk)
-        recorded += len(ids)
-    return recorded
+# --- triggers that record items (item_added, query, schedule: pipeline_triggers.py) ----------------------------
 
 
 def pipeline_run_start_triggered(*, org, actor, pipeline: Pipeline) -> PipelineRun | None:
-    """Starts one run of an item_added pipeline over the items waiting for it (at most MAX_RUN_ITEMS; a further
-    message is queued for the rest). None when nothing waits (a redelivery, or an earlier message took them all):
-    the waiting rows are claimed under lock and marked with the run, so no item starts two runs."""
+    """Starts one run of an item_added, query or schedule pipeline over the items waiting for it (at most
+    MAX_RUN_ITEMS; a further message is queued for the rest). None when nothing waits (a redelivery, or an earlier
+    message took them all): the waiting rows are claimed under lock and marked with the run, so no item starts two
+    runs."""
     from .models import TriggeredItem
 
     require_scope(org=org, actor=actor, scope="model.manage")
-    if not pipeline.enabled or _watched_trigger(pipeline.graph) is None:
+    watched = watched_trigger(pipeline.graph)
+    if not pipeline.enabled or watched is None:
         return None
     graph = validate_graph(pipeline.graph, org=org, actor=actor, dataset=pipeline.dataset)
     with transaction.atomic():
@@ -171,7 +133,7 @@ def pipeline_run_start_triggered(*, org, actor, pipeline: Pipeline) -> PipelineR
             return None
         ids = [item_id for _, item_id in waiting]
         run = _run_create(org=org, actor=actor, pipeline=pipeline, graph=graph, ids=ids,
-                          trigger={"kind": "item_added", "item_ids": ids[:1000]})
+                          trigger={"kind": watched["kind"], "item_ids": ids[:1000]})
         TriggeredItem.objects.for_org(org).filter(pk__in=[pk for pk, _ in waiting]).update(run=run)
         if more:
             from .tasks import START_TRIGGERED
@@ -223,6 +185,7 @@ def _advance(*, org, run: PipelineRun, node: dict, outputs: dict[int, dict]) -> 
     for item_id, output in outputs.items():
         if output.get("stop"):
             continue
+        item_id = output.get("next_item_id") or item_id  # a preprocess node in derive mode: on with the new item
         for nxt in successors(run.graph, node["id"], output.get("branch")):
             targets.setdefault(nxt["id"], (nxt, []))[1].append((item_id, output))
     for nxt, entries in targets.values():
@@ -351,14 +314,15 @@ def _make_version(*, org, run: PipelineRun, node: dict) -> dict:
     try:
         with transaction.atomic():
             version = dataset_version_create(org=org, actor=actor, dataset=run.pipeline.dataset,
-                                             message=node["config"]["message"])
+                                             message=node["config"]["message"], filter=node["config"].get("filter"))
     except PermissionDenied:
         return {"node_id": node["id"], "error": "The person who started this run may not make versions."}
     except ValidationError as exc:
         return {"node_id": node["id"], "error": "; ".join(exc.messages)}
     except ConflictError as exc:
         return {"node_id": node["id"], "error": exc.message}
-    return {"node_id": node["id"], "dataset_version_id": version.pk, "number": version.number}
+    return {"node_id": node["id"], "dataset_version_id": version.pk, "number": version.number,
+            "scope": node["config"].get("scope", "dataset")}
 
 
 UNFINISHED_UNITS = ("queued", "leased", "submitted", "in_review", "rejected")  # WorkItem.State values

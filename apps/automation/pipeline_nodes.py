@@ -38,11 +38,10 @@ class NodeContext:
 
 def run_predict(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     from apps.annotations.models import Annotation
-    from apps.storage.services import blob_read_bytes
 
-    from .inference import open_image, predictor_for
+    from .inference import predictor_for
     from .selectors import model_version_get
-    from .services import preannotation_replace
+    from .services import preannotations_replace
 
     version = model_version_get(org_id=ctx.org.pk, version_id=ctx.config["model_version_id"])
     if version is None:
@@ -52,28 +51,68 @@ def run_predict(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     items = list(item_list(dataset=ctx.run.pipeline.dataset).filter(pk__in=[r.item_id for r in rows])
                  .select_related("blob").order_by("id"))
     outcome = Outcome(errors={r.item_id: "The item no longer exists." for r in rows})
-    images, kept = [], []
+    candidates = []
     for item in items:
         outcome.errors.pop(item.pk, None)
         if item.blob_id is None or not (item.mime or "").startswith("image/"):
             outcome.errors[item.pk] = f"Not an image ({item.mime or 'no content'}): nothing to predict on."
-            continue
+        else:
+            candidates.append(item)
+    records, kept = [], []
+    for chunk, results in _predicted_in_chunks(predictor, candidates, outcome.errors):
+        # A chunk's suggestions in one transaction (not a commit per item), while the next chunk infers.
+        records += preannotations_replace(
+            org=ctx.org, actor=ctx.actor, model_version=version, provider=predictor.provider,
+            results=[(item, [a for a in annotations if a.get("confidence") is None or a["confidence"] >= threshold])
+                     for item, annotations in zip(chunk, results, strict=True)])
+        kept += chunk
+    made = {item.pk: [] for item in kept}
+    for row in Annotation.objects.for_org(ctx.org).filter(
+            pk__in=[pk for record in records for pk in record.annotation_ids]).values(
+            "id", "item_id", "type", "label", "confidence").order_by("id"):
+        made[row.pop("item_id")].append(row)
+    for item_id, suggestions in made.items():
+        outcome.outputs[item_id] = {"model_version_id": version.pk, "suggestions": suggestions[:200],
+                                    "max_confidence": _max_confidence(suggestions)}
+    outcome.log = f"{len(kept)} items on {predictor.provider} with model version {version.pk}"
+    return outcome
+
+
+def _read_images(items: list, errors: dict) -> tuple[list, list]:
+    from apps.storage.services import blob_read_bytes
+
+    from .inference import open_image
+
+    kept, images = [], []
+    for item in items:
         try:
             images.append(open_image(blob_read_bytes(item.blob)))
             kept.append(item)
         except Exception as exc:  # an unreadable image fails that item, not the batch
-            outcome.errors[item.pk] = f"The image could not be read: {exc}"[:500]
-    results = predictor.predict(images) if images else []
-    for item, annotations in zip(kept, results, strict=True):
-        kept_annotations = [a for a in annotations if a.get("confidence") is None or a["confidence"] >= threshold]
-        record = preannotation_replace(org=ctx.org, actor=ctx.actor, item=item, model_version=version,
-                                       annotations=kept_annotations, provider=predictor.provider)
-        made = list(Annotation.objects.for_org(ctx.org).filter(pk__in=record.annotation_ids)
-                    .values("id", "label", "confidence").order_by("id"))
-        outcome.outputs[item.pk] = {"model_version_id": version.pk, "suggestions": made[:200],
-                                    "max_confidence": _max_confidence(made)}
-    outcome.log = f"{len(kept)} items on {predictor.provider} with model version {version.pk}"
-    return outcome
+            errors[item.pk] = f"The image could not be read: {exc}"[:500]
+    return kept, images
+
+
+def _predicted_in_chunks(predictor, items: list, errors: dict):
+    """Yields (items, their predictions) a model batch at a time, pipelined: while one batch infers on a second
+    thread (onnxruntime releases the GIL), this one reads and decrypts the next batch's images and the caller writes
+    the previous batch's suggestions, so the database and storage round trips hide behind the model. The
+    inference thread never touches the database. An unreadable image is left out, its error in `errors`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = max(1, predictor.batch_size)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict") as pool:
+        previous = None  # (items, future) of the batch in flight
+        for start in range(0, len(items), size):
+            kept, images = _read_images(items[start:start + size], errors)
+            if not kept:
+                continue
+            inferring = (kept, pool.submit(predictor.predict, images))
+            if previous is not None:
+                yield previous[0], previous[1].result()
+            previous = inferring
+        if previous is not None:
+            yield previous[0], previous[1].result()
 
 
 def _max_confidence(suggestions: list[dict]) -> float | None:
@@ -87,26 +126,86 @@ def run_filter(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     for row in rows:
         kept = [s for s in row.input.get("suggestions", [])
                 if (not labels or s.get("label") in labels) and (s.get("confidence") or 0.0) >= minimum]
+        if ctx.config.get("nms_iou") is not None:  # the post-process: overlapping boxes of a label, pruned
+            from .pipeline_preprocess import suggestions_nms
+
+            kept = suggestions_nms(ctx, row.item_id, kept, ctx.config["nms_iou"])
         outcome.outputs[row.item_id] = {**row.input, "suggestions": kept, "max_confidence": _max_confidence(kept),
                                         "passed": bool(kept), **({} if kept else {"stop": True})}
     outcome.log = f"{sum(1 for o in outcome.outputs.values() if o['passed'])} of {len(rows)} items passed"
     return outcome
 
 
+def item_uncertainty(suggestions: list[dict], compared: list[dict] | None = None) -> dict:
+    """How unsure the model is of one item, each part from 0 (sure) to 1:
+    - confidence: 1 - its best suggestion's confidence (1 with no scored suggestion);
+    - margin: 1 - (top class - runner-up) among its classification suggestions (with two labels or more);
+    - spread: the most minus the least confident of its other suggestions (boxes, shapes; two or more);
+    - versions: with `compared` (another model version's suggestions on the item), 1 - the overlap of the two label
+      multisets (|A and B| / |A or B|).
+    disagreement is the largest of margin, spread and versions; uncertainty the largest of all."""
+    from collections import Counter
+
+    best = _max_confidence(suggestions)
+    parts = {"confidence": 1.0 - best if best is not None else 1.0}
+    classes: dict[str, float] = {}
+    for s in suggestions:
+        if s.get("type") == "classification" and s.get("confidence") is not None:
+            classes[s.get("label")] = max(classes.get(s.get("label"), 0.0), s["confidence"])
+    if len(classes) >= 2:
+        top, runner_up = sorted(classes.values(), reverse=True)[:2]
+        parts["margin"] = 1.0 - (top - runner_up)
+    shapes = [s["confidence"] for s in suggestions
+              if s.get("type") not in (None, "classification") and s.get("confidence") is not None]
+    if len(shapes) >= 2:
+        parts["spread"] = max(shapes) - min(shapes)
+    if compared is not None:
+        mine, theirs = Counter(s.get("label") for s in suggestions), Counter(s.get("label") for s in compared)
+        union = sum((mine | theirs).values())
+        parts["versions"] = 1.0 - sum((mine & theirs).values()) / union if union else 0.0
+    parts = {k: round(min(1.0, max(0.0, v)), 4) for k, v in parts.items()}
+    disagreement = max((v for k, v in parts.items() if k != "confidence"), default=0.0)
+    return {"confidence": best, "disagreement": disagreement, "uncertainty": max(parts.values()), "parts": parts}
+
+
+def _compared_suggestions(ctx: NodeContext, item_ids: list[int]) -> dict[int, list[dict]]:
+    """The compare model version's latest suggestions per item (items it never ran on are left out)."""
+    from apps.annotations.models import Annotation
+
+    from .models import PreAnnotation
+
+    version_id = ctx.config.get("compare_model_version_id")
+    if not version_id:
+        return {}
+    records = dict(PreAnnotation.objects.for_org(ctx.org).filter(model_version_id=version_id, item_id__in=item_ids)
+                   .values_list("item_id", "annotation_ids"))
+    wanted = [pk for ids in records.values() for pk in ids]
+    found = {a["id"]: a for a in Annotation.objects.for_org(ctx.org).filter(pk__in=wanted)
+             .values("id", "type", "label", "confidence")}
+    return {item_id: [found[pk] for pk in ids if pk in found] for item_id, ids in records.items()}
+
+
 def run_route(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
-    """>= accept_threshold: the item's suggestions are accepted and it takes the "accept" edges; else "human"."""
+    """Active learning (pipelines.check_route): an item at or above accept_threshold, and disagreeing less than
+    disagreement_threshold when one is set, has its suggestions accepted and takes the "accept" edges, or, sampled
+    at qa_rate, goes to the review task and stops there; the others take the "human" edges carrying their
+    uncertainty, by which a human_task node orders their units (the least sure served first)."""
     from apps.annotations.models import Annotation
     from apps.annotations.services import annotations_change
     from apps.datasets.selectors import item_get
 
-    threshold = ctx.config["accept_threshold"]
-    outcome = Outcome()
+    config = ctx.config
+    threshold, limit = config["accept_threshold"], config.get("disagreement_threshold")
+    compared = _compared_suggestions(ctx, [r.item_id for r in rows])
+    outcome, sampled = Outcome(), {}
     for row in rows:
-        best = row.input.get("max_confidence")
-        accept = best is not None and best >= threshold
+        suggestions = row.input.get("suggestions", [])
+        doubt = item_uncertainty(suggestions, compared.get(row.item_id))
+        best = row.input.get("max_confidence", doubt["confidence"])
+        accept = best is not None and best >= threshold and (limit is None or doubt["disagreement"] < limit)
         accepted = 0
         if accept:
-            ids = [s["id"] for s in row.input.get("suggestions", [])]
+            ids = [s["id"] for s in suggestions]
             proposed = list(Annotation.objects.for_org(ctx.org).filter(
                 item_id=row.item_id, pk__in=ids, source="model", review_state="proposed").values("id", "version"))
             item = item_get(org_id=ctx.org.pk, item_id=row.item_id)
@@ -114,8 +213,27 @@ def run_route(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
                 annotations_change(org=ctx.org, actor=ctx.actor, item=item,
                                    update=[{**p, "review_state": ""} for p in proposed])
             accepted = len(proposed)
-        outcome.outputs[row.item_id] = {**row.input, "branch": "accept" if accept else "human", "accepted": accepted}
-    outcome.log = f"threshold {threshold}"
+        output = {**_passed_on(row.input), "branch": "accept" if accept else "human", "accepted": accepted,
+                  "uncertainty": doubt["uncertainty"], "disagreement": doubt["disagreement"]}
+        if accept and config.get("qa_rate") and qa_sampled(ctx.node["id"], row.item_id, config["qa_rate"]):
+            output.update(qa_sampled=True, stop=True, task_id=config["qa_task_id"])
+            sampled[row.item_id] = doubt["uncertainty"]
+        outcome.outputs[row.item_id] = output
+    log = f"threshold {threshold}"
+    if sampled:
+        from apps.workforce.models import Task
+        from apps.workforce.services import task_items_add_ids
+
+        task = Task.objects.for_org(ctx.org).select_related("dataset").filter(pk=config["qa_task_id"]).first()
+        if task is None:
+            for item_id in sampled:
+                outcome.outputs.pop(item_id)
+                outcome.errors[item_id] = "The review task no longer exists."
+        else:
+            added = task_items_add_ids(org=ctx.org, actor=ctx.actor, task=task, item_ids=sorted(sampled),
+                                       uncertainty=sampled)
+            log += f"; {len(sampled)} accepted items sampled for review ({added} units added to task {task.pk})"
+    outcome.log = log
     return outcome
 
 
@@ -126,7 +244,12 @@ def run_human_task(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     task = Task.objects.for_org(ctx.org).select_related("dataset").filter(pk=ctx.config["task_id"]).first()
     if task is None:
         return Outcome(errors={r.item_id: "The task no longer exists." for r in rows})
-    added = task_items_add_ids(org=ctx.org, actor=ctx.actor, task=task, item_ids=[r.item_id for r in rows])
+    # The route node's uncertainty, or, straight after predict or filter, the same measure of the suggestions.
+    ranks = {r.item_id: r.input["uncertainty"] if isinstance(r.input.get("uncertainty"), int | float)
+             else item_uncertainty(r.input.get("suggestions") or [])["uncertainty"]
+             for r in rows if "uncertainty" in r.input or "suggestions" in r.input}
+    added = task_items_add_ids(org=ctx.org, actor=ctx.actor, task=task, item_ids=[r.item_id for r in rows],
+                               uncertainty=ranks)
     wait = {"waiting": True} if ctx.config.get("wait") else {}
     return Outcome(outputs={r.item_id: {"task_id": task.pk, **wait} for r in rows},
                    log=f"{added} units added to task {task.pk}" + ("; waiting for them to be done" if wait else ""))
@@ -184,15 +307,20 @@ def run_webhook(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     engine retries the batch with backoff and fails its items after MAX_ATTEMPTS."""
     import json
 
+    from apps.storage.errors import KeyUnavailable
     from apps.storage.intake.errors import IntakeError
     from apps.storage.intake.urls import safe_fetch
 
     from .pipelines import WEBHOOK_TIMEOUT_SECONDS
+    from .webhook_secrets import webhook_signing_secrets
 
-    secret = ctx.run.pipeline.webhook_secret
-    if not secret:
+    try:
+        signing = webhook_signing_secrets(ctx.run.pipeline)
+    except KeyUnavailable as exc:
+        return Outcome(errors={r.item_id: f"The webhook secret cannot be read: {exc}" for r in rows})
+    if not signing:
         return Outcome(errors={r.item_id: "This pipeline has no webhook secret (made before webhooks existed): "
-                                          "create it again to get one." for r in rows})
+                                          "rotate it to get one." for r in rows})
     payload = {
         "run_id": ctx.run.pk, "pipeline_id": ctx.run.pipeline_id, "node_id": ctx.node["id"],
         "items": [{"item_id": r.item_id,
@@ -202,7 +330,8 @@ def run_webhook(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(timezone.now().timestamp()))
     headers = {"Content-Type": "application/json", "X-Dlsaas-Timestamp": timestamp,
-               "X-Dlsaas-Signature": webhook_signature(secret, timestamp, body)}
+               # the current secret's, then the previous one's while a rotation's grace lasts (webhook_secrets.py)
+               "X-Dlsaas-Signature": ", ".join(webhook_signature(secret, timestamp, body) for secret in signing)}
     url = ctx.config["url"]
     try:
         with safe_fetch(url, method="POST", body=body, headers=headers, max_redirects=0,

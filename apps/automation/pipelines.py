@@ -8,7 +8,6 @@ Every problem is a ValidationError keyed by its path in the graph (`graph.nodes.
 API answers 400 naming the node and the field.
 """
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +18,11 @@ from django.utils import timezone
 from apps.compliance.services import audit_record
 from apps.tenancy.permissions import has_scope, require_scope
 
-from .models import ModelVersion, Pipeline
+from .models import Pipeline
+from .pipeline_checks import _model_version, check_dataset_version, check_route
+from .pipeline_preprocess import PREPROCESS_FIELDS, check_preprocess
+from .pipeline_triggers import check_trigger, schedule_refresh
+from .webhook_secrets import webhook_secret_issue
 
 MAX_NODES = 50
 MAX_EDGES = 200
@@ -58,68 +61,23 @@ def _positive_int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-TRIGGER_KINDS = ("manual", "item_added")
-
-
-def check_trigger(config, *, org, actor, dataset, path, errors) -> dict:
-    """manual: fired by hand (item ids or a query); item_added: fired by items added to the pipeline's dataset,
-    or only to `folder` and the folders under it. Either kind may also be fired by hand (a dry run)."""
-    from apps.datasets.metadata import normalise_folder
-
-    _unknown_keys(config, {"kind", "folder"}, path, errors)
-    kind = config.get("kind", "manual")
-    if kind not in TRIGGER_KINDS:
-        errors[f"{path}.kind"] = f"Unknown trigger {kind!r}: one of {', '.join(TRIGGER_KINDS)}."
-        return {"kind": "manual"}
-    if kind == "manual":
-        if config.get("folder") not in (None, ""):
-            errors[f"{path}.folder"] = "Only an item_added trigger watches a folder."
-        return {"kind": "manual"}
-    folder = config.get("folder", "/")
-    if folder in (None, ""):
-        folder = "/"
-    if not isinstance(folder, str):
-        errors[f"{path}.folder"] = "A folder path such as /incoming."
-        return {"kind": kind, "folder": "/"}
-    try:
-        folder = normalise_folder(folder)
-    except ValidationError as exc:
-        errors[f"{path}.folder"] = " ".join(exc.messages)
-        folder = "/"
-    return {"kind": kind, "folder": folder}
-
-
 def check_predict(config, *, org, actor, dataset, path, errors) -> dict:
-    from .runtime import parse_decoder
-    from .runtime.spec import annotation_type
-
     _unknown_keys(config, {"model_version_id", "score_threshold"}, path, errors)
     threshold = _number(config, "score_threshold", path, errors, default=0.0)
-    pk = _positive_int(config.get("model_version_id"))
-    version = (ModelVersion.objects.for_org(org).select_related("model").filter(pk=pk).first() if pk else None)
-    if version is None or not has_scope(org=org, actor=actor, scope="model.manage", obj=version.model):
-        errors[f"{path}.model_version_id"] = f"No such model version: {config.get('model_version_id')!r}."
-    elif version.status != ModelVersion.Status.READY:
-        errors[f"{path}.model_version_id"] = "This model version is not ready."
-    elif annotation_type(parse_decoder(version.decoder)) is None:
-        errors[f"{path}.model_version_id"] = "An embedding model writes no annotations to predict with."
+    pk = _model_version(config, "model_version_id", org=org, actor=actor, path=path, errors=errors)
     return {"model_version_id": pk, "score_threshold": threshold}
 
 
 def check_filter(config, *, org, actor, dataset, path, errors) -> dict:
-    _unknown_keys(config, {"min_confidence", "labels"}, path, errors)
+    _unknown_keys(config, {"min_confidence", "labels", "nms_iou"}, path, errors)
     minimum = _number(config, "min_confidence", path, errors, default=0.0)
     labels = config.get("labels", [])
     if not isinstance(labels, list) or len(labels) > 500 or not all(
             isinstance(x, str) and 0 < len(x) <= 200 for x in labels):
         errors[f"{path}.labels"] = "A list of label names (at most 500)."
         labels = []
-    return {"min_confidence": minimum, "labels": labels}
-
-
-def check_route(config, *, org, actor, dataset, path, errors) -> dict:
-    _unknown_keys(config, {"accept_threshold"}, path, errors)
-    return {"accept_threshold": _number(config, "accept_threshold", path, errors)}
+    nms = {} if config.get("nms_iou") in (None, "") else {"nms_iou": _number(config, "nms_iou", path, errors)}
+    return {"min_confidence": minimum, "labels": labels, **nms}  # nms_iou: pipeline_preprocess.suggestions_nms
 
 
 def check_human_task(config, *, org, actor, dataset, path, errors) -> dict:
@@ -187,27 +145,24 @@ def check_webhook(config, *, org, actor, dataset, path, errors) -> dict:
     return {"url": url}
 
 
-def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
-    _unknown_keys(config, {"message"}, path, errors)
-    message = config.get("message", "")
-    if not isinstance(message, str) or not message.strip() or len(message) > 500:
-        errors[f"{path}.message"] = "Say what the version is, in 1 to 500 characters."
-        message = ""
-    if dataset is not None and actor is not None and not has_scope(org=org, actor=actor, scope="dataset.version",
-                                                                     obj=dataset):
-        errors[f"{path}"] = "You may not make versions of this dataset."
-    return {"message": message.strip()}
-
-
 _ENGINE = "apps.automation.pipeline_nodes"
 # Field kinds of the builder's forms: choice (fixed choices), text, folder, fraction (a number from 0 to 1),
-# labels (a comma-separated list), model_version and task (picked from the organisation's, by id).
+# labels (a comma-separated list), integer (a whole number), model_version and task (picked from the organisation's, by
+# id).
 NODE_TYPES: dict[str, NodeType] = {
     "trigger": NodeType(check=check_trigger, run=None, label="Trigger", fields=(  # fired, never queued
         {"name": "kind", "label": "Fires", "kind": "choice",
-         "choices": [["manual", "By hand (item ids or a query)"], ["item_added", "When items are added"]]},
-        {"name": "folder", "label": "Only items added under this folder", "kind": "folder",
-         "help": "For 'When items are added': / watches the whole dataset.", "when": {"kind": "item_added"}},
+         "choices": [["manual", "By hand (item ids or a query)"], ["item_added", "When items are added"],
+                     ["query", "When an item comes to match a query (added, or its metadata changed)"],
+                     ["schedule", "On a schedule, over the matching items not taken yet"]]},
+        {"name": "query", "label": "Items matching (query language, JSON)", "kind": "json",
+         "help": 'e.g. {"metadata.camera": "A"}; optional for a schedule.', "when": {"kind": ["query", "schedule"]}},
+        {"name": "every", "label": "Every", "kind": "text", "help": "15m, 2h or 1d; or leave empty and give a cron.",
+         "when": {"kind": "schedule"}},
+        {"name": "cron", "label": "Or at (cron, UTC)", "kind": "text",
+         "help": "minute hour day-of-month month day-of-week, e.g. 0 6 * * 1-5.", "when": {"kind": "schedule"}},
+        {"name": "folder", "label": "Only items under this folder", "kind": "folder",
+         "help": "/ watches the whole dataset.", "when": {"kind": ["item_added", "query", "schedule"]}},
     )),
     "predict": NodeType(check=check_predict, run=f"{_ENGINE}.run_predict", queue="gpu", label="Predict", fields=(
         {"name": "model_version_id", "label": "Model version", "kind": "model_version"},
@@ -219,11 +174,21 @@ NODE_TYPES: dict[str, NodeType] = {
         {"name": "min_confidence", "label": "Minimum confidence", "kind": "fraction", "help": "A number from 0 to 1."},
         {"name": "labels", "label": "Only these labels", "kind": "labels",
          "help": "Comma-separated; empty keeps every label."},
+        {"name": "nms_iou", "label": "Remove overlapping boxes of a label above this IoU (NMS)", "kind": "fraction",
+         "help": "Optional, a number from 0 to 1: the most confident box is kept, the others' proposals deleted."},
     )),
     "route": NodeType(check=check_route, run=f"{_ENGINE}.run_route", branches=ROUTE_BRANCHES,
-                      needs_prediction=True, label="Route by confidence", fields=(
+                      needs_prediction=True, label="Route by confidence (active learning)", fields=(
         {"name": "accept_threshold", "label": "Accept automatically from", "kind": "fraction",
-         "help": "Items at or above it take the 'accept' edges, the others the 'human' edges."},
+         "help": "Items at or above it take the 'accept' edges, the others the 'human' edges, the least sure first."},
+        {"name": "disagreement_threshold", "label": "Send to people from this disagreement on", "kind": "fraction",
+         "help": "Optional: a small top-2 margin, spread among boxes or two versions disagreeing sends an item to "
+                 "people even when confident."},
+        {"name": "compare_model_version_id", "label": "Compare with model version", "kind": "model_version",
+         "help": "Optional: its suggestions on the same item (from an earlier predict) count as disagreement."},
+        {"name": "qa_rate", "label": "Share of accepted items to review", "kind": "fraction",
+         "help": "A number from 0 to 1; the sampled items go to the review task and stop there."},
+        {"name": "qa_task_id", "label": "Review task", "kind": "task"},
     )),
     "human_task": NodeType(check=check_human_task, run=f"{_ENGINE}.run_human_task", label="Human task", fields=(
         {"name": "task_id", "label": "Task", "kind": "task"},
@@ -237,12 +202,20 @@ NODE_TYPES: dict[str, NodeType] = {
     )),
     "webhook": NodeType(check=check_webhook, run=f"{_ENGINE}.run_webhook", label="Webhook", fields=(
         {"name": "url", "label": "Send to (http or https URL)", "kind": "text",
-         "help": "Signed with the pipeline's secret: X-Dlsaas-Signature: sha256=HMAC(secret, timestamp + '.' + body)."},
+         "help": "Signed with the pipeline's secret: X-Dlsaas-Signature: sha256=HMAC(secret, timestamp + '.' + body) "
+                 "(after a rotation, also the old secret's, comma-separated, during its grace period)."},
     )),
     # Per item it only records that the item got there; the version is made once the run's items are all through.
+    # Anonymise faces, resize, re-encode: pipeline_preprocess.py (queued with the CPU work: the face nets are small).
+    "preprocess": NodeType(check=check_preprocess, run="apps.automation.pipeline_preprocess.run_preprocess",
+                           label="Pre-process images (anonymise faces, resize, format)", fields=PREPROCESS_FIELDS),
     "dataset_version": NodeType(check=check_dataset_version, run=f"{_ENGINE}.run_dataset_version",
                                 label="Dataset version", fields=(
         {"name": "message", "label": "Version message", "kind": "text"},
+        {"name": "scope", "label": "Version", "kind": "choice",
+         "choices": [["dataset", "The whole dataset when the run finishes"],
+                     ["filter", "The items matching a filter when the run finishes"]]},
+        {"name": "filter", "label": "Filter (query language, JSON)", "kind": "json", "when": {"scope": "filter"}},
     )),
 }
 
@@ -445,12 +418,15 @@ def pipeline_create(*, org, actor, name: str, dataset, graph, enabled: bool = Tr
     name = _clean_name(name)
     clean = validate_graph(graph, org=org, actor=actor, dataset=dataset)
     pipeline = Pipeline(organization_id=org.pk, name=name, dataset=dataset, graph=clean, enabled=bool(enabled),
-                        created_by=actor, webhook_secret=secrets.token_hex(32))
+                        created_by=actor)
+    schedule_refresh(pipeline)
     try:
         with transaction.atomic():
             pipeline.save()
+            pipeline.webhook_secret_shown = webhook_secret_issue(pipeline)  # the create answer shows it, once
             audit_record(org=org, actor=actor, action="pipeline.created", target=pipeline,
-                         after={"name": name, "dataset_id": dataset.pk, "graph": clean, "enabled": pipeline.enabled})
+                         after={"name": name, "dataset_id": dataset.pk, "graph": clean, "enabled": pipeline.enabled},
+                         metadata={"webhook_secret": "issued, sealed"})
     except IntegrityError:
         raise ValidationError({"name": f"A pipeline named {name!r} already exists."}) from None
     return pipeline
@@ -469,9 +445,11 @@ def pipeline_update(*, org, actor, pipeline: Pipeline, **changes) -> Pipeline:
     if "enabled" in changes:
         pipeline.enabled = bool(changes["enabled"])
     pipeline.updated_at = timezone.now()
+    if "graph" in changes or "enabled" in changes:
+        schedule_refresh(pipeline, now=pipeline.updated_at)
     try:
         with transaction.atomic():
-            pipeline.save(update_fields=["name", "graph", "enabled", "updated_at"])
+            pipeline.save(update_fields=["name", "graph", "enabled", "updated_at", "next_fire_at"])
             audit_record(org=org, actor=actor, action="pipeline.changed", target=pipeline, before=before,
                          after={"name": pipeline.name, "graph": pipeline.graph, "enabled": pipeline.enabled})
     except IntegrityError:

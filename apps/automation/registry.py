@@ -5,6 +5,7 @@ non-ONNX files; what `onnx.load` rejects; external data (refused: an upload is o
 location that is absolute, holds `..` or leaves the model's folder is named as such); custom operator domains;
 `onnx.checker`; the graph's input against the input spec; its outputs against the decoder; then one trial run on a
 synthetic image with onnxruntime (CPU), decoded like a real one, so a crash or a wrong output shape refuses it.
+The upload path runs the trial in a child process with a deadline (trial.py, DLSAAS_MODEL_TRIAL_SECONDS).
 """
 
 import posixpath
@@ -245,11 +246,22 @@ def trial_run(data: bytes, spec: InputSpec, decoder: DecoderSpec, label_map: dic
 
 
 def inspect_model(data: bytes, *, spec: InputSpec, decoder: DecoderSpec, label_map: dict[int, str],
-                  max_bytes: int | None = None) -> Inspection:
+                  max_bytes: int | None = None, trial_seconds: float | None = None, filename: str = "") -> Inspection:
+    """All the checks. With `trial_seconds`, the trial run is done in a child process stopped at that deadline
+    (trial.py); without, in this process."""
+    from .trial import TrialError, trial_run_bounded
+
     model = load_model(data, max_bytes=max_bytes)
     model_input = check_input(model, spec)
     outputs = check_outputs(model, decoder, label_map)
-    batch_size, provider = trial_run(data, spec, decoder, label_map)
+    if trial_seconds is None:
+        batch_size, provider = trial_run(data, spec, decoder, label_map)
+    else:
+        try:
+            batch_size, provider = trial_run_bounded(data, spec, decoder, label_map, seconds=trial_seconds,
+                                                     filename=filename)
+        except TrialError as exc:
+            raise RegistryError(exc.field, exc.message) from None
     signature = {"input": model_input, "outputs": outputs, "batch_size": batch_size,
                  "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0),
                  "ir_version": model.ir_version, "producer": f"{model.producer_name} {model.producer_version}".strip()}

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,6 +18,7 @@ from apps.storage.services import blob_delete, blob_put
 from apps.tenancy.permissions import has_scope, require_scope
 
 from . import registry
+from .agreement import misses_refresh, suggestions_replacing
 from .models import Model, ModelVersion, PreAnnotation, TaskType
 from .runtime import SpecError, parse_decoder, parse_input_spec, parse_label_map
 from .runtime.spec import annotation_type
@@ -104,7 +106,8 @@ def model_version_register(*, org, actor, model: Model, file, input_spec, decode
         raise ValidationError({"recipe_version_id": "This version is not of the model's recipe."})
     _check_label_map(labels, recipe_version=recipe_version, kind=annotation_type(decoder_spec))
     try:
-        inspection = registry.inspect_model(data, spec=spec, decoder=decoder_spec, label_map=labels, max_bytes=cap)
+        inspection = registry.inspect_model(data, spec=spec, decoder=decoder_spec, label_map=labels, max_bytes=cap,
+                                            trial_seconds=settings.MODEL_TRIAL_SECONDS, filename=filename)
     except registry.RegistryError as exc:
         _refused(org, actor, model, exc.field, exc.message, filename=filename, sha256=sha256, size=len(data))
 
@@ -228,14 +231,25 @@ def preannotation_replace(*, org, actor, item: Item, model_version: ModelVersion
         previous = list(Annotation.objects.for_org(org).filter(
             item=item, layer__isnull=True, pk__in=record.annotation_ids, source="model", review_state="proposed",
         ).values("id", "version"))
-        changes = annotations_change(org=org, actor=actor, item=item, delete=previous,
-                                     create=_suggestions(annotations, model_version, item))
+        with suggestions_replacing():
+            changes = annotations_change(org=org, actor=actor, item=item, delete=previous,
+                                         create=_suggestions(annotations, model_version, item))
         record.annotation_ids = [a.pk for a in changes.created]
         record.provider = provider[:64]
         record.runs += 1
         record.updated_at = timezone.now()
         record.save(update_fields=["annotation_ids", "provider", "runs", "updated_at"])
+        misses_refresh(org=org, item=item, at=record.updated_at)
     return record
+
+
+def preannotations_replace(*, org, actor, model_version: ModelVersion, results, provider: str = "") \
+        -> list[PreAnnotation]:
+    """preannotation_replace over a batch of (item, annotations) in one transaction: one commit (and one sealing of
+    the audit chain) per batch rather than per item, and all or nothing, so a killed worker leaves no half batch."""
+    with transaction.atomic():
+        return [preannotation_replace(org=org, actor=actor, item=item, model_version=model_version,
+                                      annotations=annotations, provider=provider) for item, annotations in results]
 
 
 def preannotate_items(*, org, actor, model_version: ModelVersion, item_ids, predictor=None) -> dict:

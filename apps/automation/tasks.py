@@ -9,10 +9,10 @@ import dramatiq
 
 from apps.core.outbox import idempotent
 from apps.core.periodic import every
+from apps.core.queues import regional_actors
 from apps.tenancy.context import tenant_context
 
 from . import selectors, services
-from .queues import regional_actors
 
 
 def preannotate_items(org_id: int, model_version_id: int, item_ids: list[int], actor_id: int) -> None:
@@ -111,3 +111,42 @@ def sweep_waiting_node_runs() -> None:
 
     for org_id in orgs_with_waiting_node_runs():
         enqueue(release_waiting_node_runs, org_id)
+
+
+def scan_trigger_matches(org_id: int, pipeline_id: int) -> None:
+    """Records the items a query pipeline now takes after a bulk change of its dataset (pipeline_triggers.py)."""
+    from .pipeline_triggers import pipeline_trigger_scan
+
+    org = selectors.organization_get(org_id=org_id)
+    if org is not None:
+        with tenant_context(org):
+            pipeline_trigger_scan(org=org, pipeline_id=pipeline_id)
+
+
+SCAN_TRIGGER = regional_actors(scan_trigger_matches, name="scan_trigger_matches", base_queue="default",
+                               max_retries=5, time_limit=10 * 60 * 1000)
+
+
+def fire_scheduled_pipeline(org_id: int, pipeline_id: int) -> None:
+    """Fires a schedule trigger whose time has come; a second message for the same firing finds it not due."""
+    from .pipeline_triggers import pipeline_schedule_fire
+
+    org = selectors.organization_get(org_id=org_id)
+    if org is not None:
+        with tenant_context(org):
+            pipeline_schedule_fire(org=org, pipeline_id=pipeline_id)
+
+
+FIRE_SCHEDULED = regional_actors(fire_scheduled_pipeline, name="fire_scheduled_pipeline", base_queue="default",
+                                 max_retries=5, time_limit=10 * 60 * 1000)
+SCHEDULE_SWEEP_SECONDS = 30
+
+
+@every(SCHEDULE_SWEEP_SECONDS)
+def sweep_scheduled_pipelines() -> None:
+    from apps.core.outbox import enqueue
+
+    from .pipeline_triggers import pipelines_due
+
+    for org_id, region, pipeline_id in pipelines_due():
+        enqueue(FIRE_SCHEDULED[region], org_id, pipeline_id)

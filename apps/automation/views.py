@@ -1,4 +1,5 @@
-"""Pages of the automation app: the pipeline list, the builder and the run monitor.
+"""Pages of the automation app: the pipeline list, the builder and the run monitor; the model registry's list
+and model pages (each version's agreement with people, side by side).
 
 - The list (model.view) names each pipeline, its dataset, its trigger and its last run; a manager creates one with a
   name and a dataset (it starts as trigger -> dataset version, changed in the builder).
@@ -25,8 +26,8 @@ from apps.datasets.access import access_dataset
 from apps.tenancy.permissions import has_scope, require_scope
 
 from . import pipeline_engine, pipelines, selectors
-from .access import access_pipeline, access_pipeline_run
-from .forms import PipelineForm
+from .access import access_model, access_pipeline, access_pipeline_run
+from .forms import AgreementPeriodForm, PipelineForm
 from .models import NodeRun
 
 PIPELINES_PER_PAGE = 50
@@ -112,3 +113,38 @@ def pipeline_run_monitor(request, org_slug, run_id):
         "run": run, "pipeline": run.pipeline, "nodes": nodes, "failed": summary["failed"],
         "statuses": NodeRun.Status.choices, "live": live,
         "may_manage": has_scope(org=org, actor=actor, scope="model.manage", obj=run.pipeline)})
+
+
+MODELS_PER_PAGE = 50
+VERSIONS_COMPARED = 12
+RATE_ROWS = [("Acceptance rate", "acceptance_rate"), ("Edit rate", "edit_rate"), ("Rejection rate", "rejection_rate"),
+             ("Mean IoU of edited", "mean_iou_edited"), ("Precision", "precision"), ("Recall", "recall")]
+
+
+@require_GET
+def model_list(request, org_slug):
+    org, actor = request.org, request.user
+    require_scope(org=org, actor=actor, scope="model.view")
+    page = Paginator(selectors.model_list(org=org), MODELS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "automation/model_list.html", {"page": page})
+
+
+@require_GET
+def model_detail(request, org_slug, model_id):
+    """A model, its versions, and how people received each version's suggestions, the latest versions side by
+    side (agreement.py says how each figure is counted)."""
+    org, actor = request.org, request.user
+    model = access_model(org=org, actor=actor, model_id=model_id)
+    form = AgreementPeriodForm(request.GET or None)
+    since = until = None
+    if form.is_bound and form.is_valid():
+        since, until = form.cleaned_data.get("since"), form.cleaned_data.get("until")
+    versions = list(selectors.model_version_list(model=model)[:VERSIONS_COMPARED])
+    figures = selectors.model_versions_agreement(org=org, versions=versions, since=since, until=until) \
+        if not form.errors else {}
+    columns = [{"version": v, "figures": figures.get(v.pk)} for v in versions]
+    rate_rows = [{"name": name, "key": key, "values": [(c["figures"] or {}).get(key) for c in columns]}
+                 for name, key in RATE_ROWS]
+    return render(request, "automation/model_detail.html", {
+        "model": model, "columns": columns, "rate_rows": rate_rows, "form": form, "period_ok": not form.errors,
+    }, status=400 if form.errors else 200)

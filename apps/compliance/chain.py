@@ -43,13 +43,16 @@ _PG_EXPRESSIONS = {
     "ip": "host(e.ip)",
     **{name: f"e.{name}::text" for name in _JSON_COLUMNS},
 }
+_SQLITE_EXPRESSIONS = {"occurred_at": "CAST(e.occurred_at AS TEXT)"}
 
 
 def event_select(vendor: str) -> str:
     """The SELECT list of an event's hashed columns, from a table aliased `e`."""
     if vendor == "postgresql":
         return ", ".join(_PG_EXPRESSIONS.get(name, f"e.{name}") for name in EVENT_COLUMNS)
-    return ", ".join(f"e.{name}" for name in EVENT_COLUMNS)
+    # SQLite: the stored text. CAST, because Django registers a converter for columns declared `datetime`, which
+    # would hand the sealer a datetime object instead (and json.dumps refuses it).
+    return ", ".join(_SQLITE_EXPRESSIONS.get(name, f"e.{name}") for name in EVENT_COLUMNS)
 
 
 def link_payload(sequence: int, event_row: Sequence) -> bytes:

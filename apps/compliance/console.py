@@ -12,9 +12,8 @@ from datetime import date, datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, GenericIPAddressField, Max, Q, QuerySet, Value
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import TruncDate
 
 from apps.datasets.models import Dataset
 from apps.tenancy.models import Membership
@@ -26,7 +25,7 @@ DATASET_TARGET = "datasets.dataset"
 ITEM_TARGET = "datasets.item"
 # Reads of a dataset's data that the access report counts (each carries metadata.dataset_id, or targets the dataset).
 READ_ACTIONS = (
-    "item.viewed", "item.downloaded", "items.listed", "export.created", "export.downloaded",
+    "item.viewed", "item.downloaded", "items.listed", "annotations.viewed", "export.created", "export.downloaded",
     "dataset_version.downloaded", "task.worklog_exported",
 )
 # Without PostgreSQL's inet operators (the embedded SQLite mode), a network is searched by listing its addresses.
@@ -45,19 +44,13 @@ def parse_ip_filter(value: str) -> IpNetwork:
         ) from None
 
 
-class _ContainedBy(Func):
-    """PostgreSQL's `<<=` (is contained by or equals) on inet; the planner turns it into a range on a btree index."""
-
-    arg_joiner = " <<= "
-    template = "(%(expressions)s)"
-    output_field = BooleanField()
-
-
 def _in_network(qs: QuerySet[AuditEvent], network: IpNetwork) -> QuerySet[AuditEvent]:
     if network.num_addresses == 1:
         return qs.filter(ip=str(network.network_address))
     if connection.vendor == "postgresql":
-        return qs.filter(_ContainedBy(F("ip"), Cast(Value(str(network)), GenericIPAddressField())))
+        # A range between the network's first and last address rather than inet's `<<=`: the comparison operators
+        # are leakproof, so the audit_org_ip_time index serves it under row-level security (`<<=` is not).
+        return qs.filter(ip__gte=str(network.network_address), ip__lte=str(network.broadcast_address))
     if network.num_addresses > MAX_LISTED_ADDRESSES:
         raise ValidationError({"ip": f"Networks larger than {MAX_LISTED_ADDRESSES} addresses need PostgreSQL."})
     return qs.filter(ip__in=[str(address) for address in network])
@@ -67,16 +60,10 @@ def dataset_events_q(dataset_id: int) -> Q:
     """Events about a dataset: those naming it in metadata.dataset_id (its items, exports, versions...), and those
     whose target is the dataset itself.
 
-    No index serves the metadata half: under row-level security PostgreSQL refuses to use an index on a
-    non-leakproof expression such as `metadata ->> 'dataset_id'` (measured: an expression index on it is never
-    chosen), so the page walks the organisation's events newest first until it has a page. A stored generated
-    column with a plain btree index would serve it."""
-    return Q(dataset_key=str(dataset_id)) | Q(
-        target_type=DATASET_TARGET, target_id=str(dataset_id))
-
-
-def _with_dataset_key(qs: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
-    return qs.alias(dataset_key=KeyTextTransform("dataset_id", "metadata"))
+    The metadata half reads AuditEvent.metadata_dataset_id, a stored generated column with a plain btree index
+    (audit_org_dataset_time): under row-level security PostgreSQL refuses to use an index on a non-leakproof
+    expression such as `metadata ->> 'dataset_id'`, but bigint equality is leakproof."""
+    return Q(metadata_dataset_id=dataset_id) | Q(target_type=DATASET_TARGET, target_id=str(dataset_id))
 
 
 def object_events_q(target_type: str, target_id: str) -> Q:
@@ -96,8 +83,8 @@ def audit_event_search(
 ) -> QuerySet[AuditEvent]:
     """The organisation's events matching every filter given (newest first). `action` is exact, or a prefix when it
     ends in a dot; `ip` an address or a network; `until` exclusive."""
-    qs = _with_dataset_key(selectors.audit_event_list(
-        org=org, actor=actor, actor_email=actor_email, action=action, since=since, until=until))
+    qs = selectors.audit_event_list(
+        org=org, actor=actor, actor_email=actor_email, action=action, since=since, until=until)
     if target_type and target_id:
         qs = qs.filter(object_events_q(target_type, str(target_id)))
     elif target_type:
@@ -151,7 +138,7 @@ def dataset_access_report(*, org, dataset_id: int, since: datetime, until: datet
     """Who read a dataset's data in [since, until): per day, person and kind of read, how many reads of how many
     distinct objects (items, exports, versions)."""
     rows = (
-        _with_dataset_key(AuditEvent.objects.for_org(org))
+        AuditEvent.objects.for_org(org)
         .filter(dataset_events_q(dataset_id), action__in=READ_ACTIONS, occurred_at__gte=since, occurred_at__lt=until)
         .annotate(day=TruncDate("occurred_at"))
         .values("day", "actor_user_id", "actor_label", "action")
@@ -172,6 +159,11 @@ class RegisterEntry:
     region: str
     retention_days: int | None
     processors: list[str] = field(default_factory=list)
+    subject_categories: list[str] = field(default_factory=list)
+
+    @property
+    def subject_category_labels(self) -> list[str]:
+        return [Dataset.SubjectCategory(c).label for c in self.subject_categories]
 
 
 @dataclass(frozen=True)
@@ -195,7 +187,8 @@ def processing_register(*, org) -> ProcessingRegister:
     entries = [
         RegisterEntry(id=d.pk, name=d.name, classification=d.classification,
                       classification_label=d.get_classification_display(), purpose=d.purpose, region=org.region,
-                      retention_days=d.retention_days, processors=names)
+                      retention_days=d.retention_days, processors=names,
+                      subject_categories=list(d.subject_categories or []))
         for d in Dataset.objects.for_org(org).order_by("name", "id")
     ]
     return ProcessingRegister(controller=org.name, region=org.region, processors=processors, datasets=entries)

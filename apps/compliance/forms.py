@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -114,3 +114,66 @@ class AccessReportForm(forms.Form):
         data = self.cleaned_data
         return (datetime.combine(data["since"], time.min, tzinfo=tz),
                 datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=tz))
+
+
+class GdprRequestForm(forms.Form):
+    """A data-subject request as it arrived: its kind, who it is about, and anything worth keeping with it."""
+
+    kind = forms.ChoiceField(
+        label="Kind of request", widget=forms.RadioSelect,
+        choices=[("access", "Access and portability (art. 15, 20)"), ("erasure", "Erasure (art. 17)")],
+        error_messages={"required": "Choose the kind of request: access or erasure."},
+    )
+    subject_value = forms.CharField(
+        label="Subject identifier", max_length=200,
+        help_text="The person's identifier as the datasets hold it under their subject key (e.g. a patient id).",
+        error_messages={"required": "Give the subject's identifier (the value of the datasets' subject key)."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    notes = forms.CharField(label="Notes", max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                            help_text="How the request arrived, a reference to the correspondence.")
+
+
+class GdprVerifyForm(forms.Form):
+    notes = forms.CharField(label="How the identity was checked", max_length=2000, required=False,
+                            widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class GdprRejectForm(forms.Form):
+    reason = forms.CharField(label="Reason for rejecting", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="The subject is told this reason.",
+                             error_messages={"required": "Say why the request is rejected (the subject is told)."})
+
+
+class GdprRunForm(forms.Form):
+    """Running takes nothing but the click (and its CSRF token)."""
+
+
+class TransferBasisForm(forms.Form):
+    """Records the legal basis for copies of the organisation's data in another region (apps/compliance/transfers)."""
+
+    destination_region = forms.ChoiceField(label="Destination region")
+    basis = forms.ChoiceField(label="Legal basis")
+    reference = forms.CharField(label="Reference", max_length=200,
+                                help_text="The adequacy decision, contract (e.g. SCC module and date) or consent "
+                                          "record relied on.")
+    purpose = forms.CharField(label="Purpose", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="Why the data goes there, and what goes.")
+    valid_until = forms.DateField(label="Valid until", widget=forms.DateInput(attrs={"type": "date"}),
+                                  help_text="At most three years; record it again to renew.")
+
+    def __init__(self, *args, regions=(), **kwargs):
+        from .models import TransferBasis
+
+        super().__init__(*args, **kwargs)
+        self.fields["destination_region"].choices = [(r, r) for r in regions]
+        self.fields["basis"].choices = TransferBasis.Basis.choices
+
+    def clean_valid_until(self):
+        # The end of the chosen day, UTC: a basis "valid until 31 May" covers 31 May.
+        day = self.cleaned_data["valid_until"]
+        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+class TransferBasisRevokeForm(forms.Form):
+    reason = forms.CharField(label="Why it no longer holds", max_length=2000)

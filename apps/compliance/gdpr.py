@@ -12,21 +12,19 @@
 - Access builds a JSON bundle (items with metadata, their annotations, the audit events about them), stored as
   an encrypted blob in the organisation's region and downloaded through the app (audited). It holds no item
   content bytes: compliance officers run these requests and never see content.
-- Erasure deletes the subject's items with their content and thumbnail blobs (the ciphertext once the
-  transaction commits), their annotations and annotation revisions (revisions refuse UPDATE, not DELETE), and
-  everything that cascades from an item (work items, pipeline item runs). It lists the dataset versions and the
-  finished exports that hold the subject's items (they are immutable files: marked in the result, not rewritten),
-  and writes an erasure certificate signed with the deployment's Ed25519 key (apps/compliance/signing.py). Once
-  done, the request keeps only the pseudonym: the raw value is blanked.
+- Erasure (erasure.py) checks the legal hold again when it runs (a held dataset makes the request `failed`, with
+  the reason, audited as "gdpr.failed"; a request refused when run is audited as "gdpr.refused"), deletes the
+  subject's items with their content and thumbnail blobs, annotations and revisions and what cascades from an item,
+  withdraws the dataset versions and exports whose files held them (files deleted, downloads answer 410), destroys
+  the subject's keys (crypto-shredding: the ciphertext of their content, wherever a copy lies, stays unreadable;
+  subject_keys.py decides which blobs a subject's key wraps), deletes earlier access bundles about them, and signs
+  a certificate (apps/compliance/signing.py). Once done, requests about the subject keep only the pseudonym.
 
-Known gaps of this slice (also stated in each certificate under "not_erased"): dataset version Parquet files and
-export zips made before the erasure still hold the subject's rows until they are withdrawn or regenerated; audit
-events written before the erasure keep what they recorded (the trail is append-only and hash-chained, so an
-`item.updated` event's before/after metadata, or an item name in a target label, cannot be removed); the
-organisation key is not destroyed per subject (crypto-shredding needs per-subject keys).
+What is not erased (stated in each certificate under "not_erased"): audit events written before the erasure keep
+what they recorded (the trail is append-only and hash-chained); database backups keep the erased rows until they
+expire.
 """
 
-import base64
 import hashlib
 import io
 import json
@@ -47,14 +45,14 @@ from apps.tenancy.access import deny_not_found
 from apps.tenancy.base import org_id_of
 from apps.tenancy.permissions import has_scope, require_scope
 
-from . import signing
+from . import erasure
+from .erasure import CERTIFICATE_FORMAT, NOT_ERASED  # noqa: F401  (part of this module's interface)
 from .models import AuditEvent, DataSubjectRequest, SubjectPseudonymSalt
 from .services import audit_record
 
 SCOPE = "gdpr.manage"
 DUE_AFTER = timedelta(days=30)
 BUNDLE_FORMAT = "dlsaas.gdpr.access/1"
-CERTIFICATE_FORMAT = "dlsaas.gdpr.erasure-certificate/1"
 ITEM_TARGET = "datasets.item"
 # The listings that showed an item are searched one item id at a time; past this many items only the events
 # targeting the items themselves are included.
@@ -64,14 +62,6 @@ NO_CONTENT_NOTE = (
     "It does not hold the items' content (images, audio, documents): ask the organisation for a copy of the "
     "content itself."
 )
-NOT_ERASED = [
-    "Dataset versions and exports made before the erasure keep their files until they are withdrawn or rebuilt: "
-    "they are listed under dataset_versions and exports.",
-    "Audit events written before the erasure are append-only and hash-chained: they keep what they recorded "
-    "(item ids, and for item.updated events the metadata before and after the change).",
-    "Backups keep the encrypted bytes until they expire: the data keys are deleted with the blob rows, but the "
-    "organisation key that wrapped them is not destroyed per subject.",
-]
 Status = DataSubjectRequest.Status
 Kind = DataSubjectRequest.Kind
 
@@ -229,36 +219,53 @@ def gdpr_request_reject(*, org, actor, request: DataSubjectRequest, reason: str)
 
 
 def gdpr_request_run(*, org, actor, request: DataSubjectRequest) -> DataSubjectRequest:
-    """Starts a verified request: the worker builds the bundle or erases (tasks.run_gdpr_request)."""
+    """Starts a verified request (or one that failed, once its cause is gone): the worker builds the bundle or
+    erases (tasks.run_gdpr_request). An erasure refused by a legal hold is a 409, audited as "gdpr.refused"."""
     require_scope(org=org, actor=actor, scope=SCOPE)
     from .tasks import run_gdpr_request
 
-    with transaction.atomic():
-        request = _locked(request)
-        _require_status(request, (Status.VERIFIED,), "run")
-        if request.kind == Kind.ERASURE:  # a legal hold on any of the subject's datasets refuses it: 409
-            from apps.datasets.models import Dataset
-            from apps.datasets.retention import refuse_if_on_hold
-
-            refuse_if_on_hold(Dataset.objects.for_org(request.organization_id).filter(
-                pk__in=subject_items(org=request.organization_id, value=request.subject_value).values("dataset_id")))
-        request.status, request.run_by = Status.IN_PROGRESS, actor
-        request.save(update_fields=["status", "run_by", "updated_at"])
-        _audit(request, actor=actor, action="gdpr.started", before=Status.VERIFIED)
-        enqueue(run_gdpr_request, request.organization_id, request.pk)
+    try:
+        with transaction.atomic():
+            request = _locked(request)
+            _require_status(request, (Status.VERIFIED, Status.FAILED), "run")
+            if request.kind == Kind.ERASURE:  # a legal hold on any of the subject's datasets refuses it: 409
+                refusal = erasure.hold_refusal(request)
+                if refusal:
+                    raise _Refused(refusal)
+            before = request.status
+            request.status, request.run_by, request.error = Status.IN_PROGRESS, actor, ""
+            request.save(update_fields=["status", "run_by", "error", "updated_at"])
+            _audit(request, actor=actor, action="gdpr.started", before=before)
+            enqueue(run_gdpr_request, request.organization_id, request.pk)
+    except _Refused as exc:  # audited after the rollback, in a transaction of its own
+        with transaction.atomic():
+            _audit(request, actor=actor, action="gdpr.refused", reason=exc.message)
+        raise ConflictError(exc.message, [{"id": request.pk, "status": request.status}]) from None
     return request
 
 
+class _Refused(ConflictError):
+    pass
+
+
 def gdpr_request_execute(*, request: DataSubjectRequest) -> DataSubjectRequest:
-    """The worker's part, in one transaction; a request no longer in progress is left as it is (redelivery)."""
+    """The worker's part, in one transaction; a request no longer in progress is left as it is (redelivery).
+    An erasure that a legal hold placed since it was started refuses becomes `failed`, with the reason (audited)."""
     with transaction.atomic():
         request = _locked(request)
         if request.status != Status.IN_PROGRESS:
             return request
+        refusal = erasure.hold_refusal(request) if request.kind == Kind.ERASURE else ""
+        if refusal:
+            request.status, request.finished_at, request.error = Status.FAILED, timezone.now(), refusal[:2000]
+            request.save(update_fields=["status", "finished_at", "error", "updated_at"])
+            _audit(request, actor=None, action="gdpr.failed", before=Status.IN_PROGRESS, run_by=request.run_by_id,
+                   reason=request.error)
+            return request
         if request.kind == Kind.ACCESS:
             _build_access_bundle(request)
         else:
-            _erase(request)
+            erasure.erase(request)
         request.status, request.finished_at, request.error = Status.DONE, timezone.now(), ""
         request.save(update_fields=["status", "finished_at", "error", "result", "result_blob", "subject_value",
                                     "updated_at"])
@@ -271,6 +278,7 @@ def gdpr_request_download(http_request, *, org, actor, request: DataSubjectReque
     """The access bundle (a JSON attachment) or the signed erasure certificate; 409 until the request is done."""
     from django.http import HttpResponse
 
+    from apps.core.errors import GoneError
     from apps.storage.http import content_disposition, serve_blob
 
     if request.status != Status.DONE:
@@ -280,6 +288,8 @@ def gdpr_request_download(http_request, *, org, actor, request: DataSubjectReque
         audit_record(org=org, actor=actor, action="gdpr.downloaded", target=request,
                      metadata={"kind": request.kind, "subject": request.subject_pseudonym})
     if request.kind == Kind.ACCESS:
+        if request.result_blob_id is None:
+            raise GoneError("This access bundle was deleted when the subject's data was erased.")
         return serve_blob(http_request, request.result_blob, filename=f"gdpr-access-{request.pk}.json",
                           inline=False)
     response = HttpResponse(json.dumps(request.result["certificate"], indent=2), content_type="application/json")
@@ -303,7 +313,7 @@ def _item_rows(items: list, annotations_by_item: dict) -> list[dict]:
 
 def _build_access_bundle(request: DataSubjectRequest) -> None:
     from apps.annotations.models import Annotation
-    from apps.storage.services import blob_put
+    from apps.storage.services import blob_put, subject_key_get_or_create
 
     org_id = request.organization_id
     items = list(subject_items(org=org_id, value=request.subject_value).select_related("dataset"))
@@ -338,124 +348,12 @@ def _build_access_bundle(request: DataSubjectRequest) -> None:
         "audit_events": events,
     }
     data = json.dumps(bundle, cls=DjangoJSONEncoder, ensure_ascii=False, indent=1).encode()
-    request.result_blob = blob_put(org=org_id, stream=io.BytesIO(data), mime="application/json")
+    # Under the subject's key: erasing them later destroys it, and with it every copy of this bundle.
+    subject_key = subject_key_get_or_create(org=org_id, pseudonym=request.subject_pseudonym)
+    request.result_blob = blob_put(org=org_id, stream=io.BytesIO(data), mime="application/json",
+                                   subject_key=subject_key)
     request.result = {"counts": counts, "bundle_bytes": len(data)}
 
 
 # --- Erasure ------------------------------------------------------------------------------------------
-
-
-def _versions_holding(*, org_id: int, dataset_ids: set[int], item_ids: list[int]) -> list[dict]:
-    """Ready dataset versions whose items manifest lists any of the items (read from the Parquet file's ids)."""
-    import pyarrow.parquet as pq
-
-    from apps.datasets.models import DatasetVersion
-    from apps.storage.models import Blob
-    from apps.storage.services import blob_open
-
-    wanted = set(item_ids)
-    found = []
-    versions = DatasetVersion.objects.for_org(org_id).filter(dataset_id__in=dataset_ids,
-                                                             status=DatasetVersion.Status.READY)
-    for version in versions.order_by("dataset_id", "number"):
-        blob_id = (version.sections or {}).get("items", {}).get("blob")
-        blob = Blob.objects.for_org(org_id).filter(pk=blob_id).first() if blob_id else None
-        if blob is None:
-            continue
-        try:
-            with blob_open(blob) as reader:
-                ids = pq.read_table(reader, columns=["id"]).column("id").to_pylist()
-            holds = bool(wanted.intersection(ids))
-        except Exception as exc:  # an unreadable manifest is reported as possibly holding the items
-            holds, why = True, f"{type(exc).__name__}: unreadable manifest"
-        else:
-            why = ""
-        if holds:
-            found.append({"id": version.pk, "dataset": version.dataset_id, "number": version.number,
-                          **({"note": why} if why else {})})
-    return found
-
-
-def _exports_holding(*, org_id: int, datasets: dict, item_ids: list[int]) -> list[dict]:
-    """Finished exports whose filter selects any of the items (they were there when it ran, being older)."""
-    from apps.annotations.models import ExportJob
-    from apps.datasets.models import Item
-    from apps.datasets.selectors import item_filter
-
-    oldest = Item.objects.for_org(org_id).filter(pk__in=item_ids).order_by("created_at").values_list(
-        "created_at", flat=True).first()
-    found = []
-    jobs = ExportJob.objects.for_org(org_id).filter(dataset_id__in=datasets, status=ExportJob.Status.DONE,
-                                                    finished_at__gte=oldest)
-    for job in jobs.order_by("id"):
-        try:
-            holds = item_filter(dataset=datasets[job.dataset_id], filter=job.filter).filter(pk__in=item_ids).exists()
-        except ValidationError:
-            holds = True  # a filter that no longer compiles: assume it selected them
-        if holds:
-            found.append({"id": job.pk, "dataset": job.dataset_id, "format": job.format})
-    return found
-
-
-def _erase(request: DataSubjectRequest) -> None:
-    from apps.annotations.models import Annotation, AnnotationRevision
-    from apps.datasets.models import Dataset, Item
-    from apps.storage.models import Blob
-    from apps.storage.services import blob_delete
-
-    org_id = request.organization_id
-    rows = list(subject_items(org=org_id, value=request.subject_value).values_list(
-        "id", "dataset_id", "blob_id", "thumbnail_id"))
-    item_ids = [r[0] for r in rows]
-    dataset_ids = {r[1] for r in rows}
-    datasets = {d.pk: d for d in Dataset.objects.for_org(org_id).filter(pk__in=dataset_ids)}
-    versions = _versions_holding(org_id=org_id, dataset_ids=dataset_ids, item_ids=item_ids) if rows else []
-    exports = _exports_holding(org_id=org_id, datasets=datasets, item_ids=item_ids) if rows else []
-    events_with_changes = AuditEvent.objects.for_org(org_id).filter(
-        target_type=ITEM_TARGET, target_id__in=[str(i) for i in item_ids]).filter(
-        Q(before__isnull=False) | Q(after__isnull=False)).count() if rows else 0
-
-    revisions, _ = AnnotationRevision.objects.for_org(org_id).filter(item_id__in=item_ids).delete()
-    annotations = Annotation.objects.for_org(org_id).filter(item_id__in=item_ids).count()
-    Annotation.objects.for_org(org_id).filter(item_id__in=item_ids).delete()
-    # Work items, pipeline item runs and the like cascade from the items.
-    _total, by_model = Item.objects.for_org(org_id).filter(pk__in=item_ids).delete()
-    blob_ids = [b for r in rows for b in r[2:] if b]
-    blobs = list(Blob.objects.for_org(org_id).filter(pk__in=blob_ids))
-    for blob in blobs:
-        blob_delete(blob)  # the row (and its data key) now, the ciphertext once this transaction commits
-    cascaded = {label: n for label, n in by_model.items() if label != Item._meta.label and n}
-
-    counts = {"items": len(item_ids), "annotations": annotations, "annotation_revisions": revisions,
-              "blobs": len(blobs)}
-    by_dataset: dict[int, list[int]] = {}
-    for item_id, dataset_id, *_ in rows:
-        by_dataset.setdefault(dataset_id, []).append(item_id)
-    body = {
-        "format": CERTIFICATE_FORMAT,
-        "request": request.pk,
-        "organization": org_id,
-        "subject_pseudonym": request.subject_pseudonym,
-        "received_at": request.received_at,
-        "verified_at": request.verified_at,
-        "verified_by": request.verified_by_id,
-        "run_by": request.run_by_id,
-        "erased_at": timezone.now(),
-        "counts": counts,
-        "cascaded": cascaded,
-        "items_by_dataset": {str(k): v for k, v in sorted(by_dataset.items())},
-        "dataset_versions": versions,
-        "exports": exports,
-        "audit_events_with_item_changes": events_with_changes,
-        "not_erased": NOT_ERASED,
-    }
-    canonical = json.dumps(body, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    certificate = {
-        "certificate": json.loads(canonical),
-        "signed": "the UTF-8 bytes of `certificate` as JSON with sorted keys and no spaces",
-        "signature_ed25519": base64.b64encode(signing.sign(canonical.encode())).decode(),
-        "public_key_fingerprint_sha256": signing.public_key_fingerprint(),
-    }
-    request.result = {"counts": counts, "dataset_versions": versions, "exports": exports,
-                      "audit_events_with_item_changes": events_with_changes, "certificate": certificate}
-    request.subject_value = ""
+# In erasure.py: the legal hold checked again, the deletion, withdrawals, crypto-shredding and the certificate.

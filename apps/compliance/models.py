@@ -7,6 +7,29 @@ from apps.tenancy.base import TenantOwnedModel
 GENESIS_HASH = "0" * 64
 
 
+class MetadataDatasetId(models.Func):
+    """metadata.dataset_id as a bigint (a JSON number or a string of digits), NULL otherwise: never fails an insert.
+
+    The expression of AuditEvent.metadata_dataset_id; written per database because a generated column may only use
+    immutable functions (PostgreSQL) or deterministic ones (SQLite)."""
+
+    output_field = models.BigIntegerField()
+    _PG = ("CASE WHEN (%(expressions)s ->> 'dataset_id') ~ '^[0-9]{1,18}$' "
+           "THEN (%(expressions)s ->> 'dataset_id')::bigint END")
+    _SQLITE_VALUE = "json_extract(%(expressions)s, '$.dataset_id')"
+    _SQLITE = (
+        "CASE json_type(%(expressions)s, '$.dataset_id') WHEN 'integer' THEN " + _SQLITE_VALUE +
+        " WHEN 'text' THEN CASE WHEN length(" + _SQLITE_VALUE + ") BETWEEN 1 AND 18 AND " + _SQLITE_VALUE +
+        " NOT GLOB '*[^0-9]*' THEN CAST(" + _SQLITE_VALUE + " AS INTEGER) END END"
+    )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template=self._PG, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template=self._SQLITE, **extra)
+
+
 class AuditEvent(TenantOwnedModel):
     """One thing a compliance officer may ask about: who, what, when, from where.
 
@@ -47,10 +70,18 @@ class AuditEvent(TenantOwnedModel):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # The dataset an event is about (metadata.dataset_id), as a plain column so that an index serves the search by
+    # dataset under row-level security (an expression index on metadata ->> 'dataset_id' cannot be used there:
+    # the operator is not leakproof). Derived, so not part of the hash chain (chain.EVENT_COLUMNS).
+    metadata_dataset_id = models.GeneratedField(
+        expression=MetadataDatasetId("metadata"), output_field=models.BigIntegerField(null=True), db_persist=True,
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [
+            models.Index(fields=["organization", "metadata_dataset_id", "-occurred_at"], name="audit_org_dataset_time"),
+            models.Index(fields=["organization", "ip", "-occurred_at"], name="audit_org_ip_time"),
             models.Index(fields=["organization", "-occurred_at"], name="audit_org_time"),
             models.Index(fields=["organization", "action", "-occurred_at"], name="audit_org_action_time"),
             models.Index(fields=["organization", "actor_user", "-occurred_at"], name="audit_org_actor_time"),
@@ -135,7 +166,8 @@ def gdpr_due_date():
 class DataSubjectRequest(TenantOwnedModel):
     """A data subject's request under GDPR: access and portability (art. 15, 20) or erasure (art. 17).
 
-    received -> verified -> in_progress -> done, or rejected before it runs. Every transition is audited
+    received -> verified -> in_progress -> done, or rejected before it runs; an erasure that a legal hold refuses
+    when the worker runs it is `failed` (the reason in `error`) and may be run again. Every transition is audited
     ("gdpr.*"). The subject is found through each dataset's `subject_key`; `subject_value` is the person's
     identifier under that key, blanked once an erasure is done (only `subject_pseudonym` stays).
     """
@@ -150,6 +182,7 @@ class DataSubjectRequest(TenantOwnedModel):
         IN_PROGRESS = "in_progress", "In progress"
         DONE = "done", "Done"
         REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     subject_value = models.CharField(max_length=200, blank=True,
@@ -184,3 +217,45 @@ class DataSubjectRequest(TenantOwnedModel):
     def __str__(self) -> str:
         # Never the subject's value: this string becomes the audit event's target label.
         return f"{self.get_kind_display()} request {self.pk}"
+
+
+class TransferBasis(TenantOwnedModel):
+    """The recorded legal basis (GDPR chapter V) on which copies of an organisation's data may be stored in a region
+    other than its own, for a bounded time. Without an active one, storage refuses every write or read outside the
+    organisation's region (apps/storage/residency.py); with one, each such write is audited as `residency.transfer`
+    naming this basis. Revoking it (or its expiry) closes the region again: bytes left there stay unreadable through
+    the application and the residency page lists them as violations."""
+
+    class Basis(models.TextChoices):
+        ADEQUACY = "adequacy", "Adequacy decision (GDPR art. 45)"
+        SCC = "scc", "Standard contractual clauses (art. 46(2)(c))"
+        BCR = "bcr", "Binding corporate rules (art. 47)"
+        CONSENT = "consent", "Explicit consent of the data subjects (art. 49(1)(a))"
+        DEROGATION = "derogation", "Other derogation for a specific situation (art. 49)"
+
+    destination_region = models.CharField(max_length=20)
+    basis = models.CharField(max_length=12, choices=Basis.choices)
+    reference = models.CharField(max_length=200, help_text="The decision, contract or consent record relied on.")
+    purpose = models.TextField(max_length=2000, help_text="Why the data goes there, and what goes.")
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    revoke_reason = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(valid_until__gt=models.F("valid_from")),
+                                   name="transfer_basis_ends_after_start"),
+        ]
+        indexes = [models.Index(fields=["organization", "destination_region", "valid_until"],
+                                name="transfer_basis_org_region")]
+
+    def __str__(self) -> str:
+        return f"{self.get_basis_display()} for region {self.destination_region}"
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and self.valid_from <= at < self.valid_until

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
+from .transfers import transfer_basis_list
+
 MAX_VIOLATIONS_LISTED = 50
 
 
@@ -31,6 +33,20 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """A recorded legal basis for copies in another region, and how many objects are stored there now."""
+    basis_id: int
+    destination_region: str
+    basis: str
+    reference: str
+    valid_from: object
+    valid_until: object
+    active: bool
+    revoked_at: object
+    objects: int
+
+
+@dataclass(frozen=True)
 class ResidencyReport:
     organization: str
     region: str
@@ -38,6 +54,7 @@ class ResidencyReport:
     blobs_by_region: dict[str, int]
     violation_count: int
     violations: list[Violation]
+    transfers: list[Transfer] = field(default_factory=list)
 
 
 def storage_location(region: str) -> str:
@@ -61,7 +78,7 @@ def _blob_regions(org, blob_ids) -> dict[str, int]:
 
 def residency_report(*, org) -> ResidencyReport:
     from apps.annotations.models import ExportJob
-    from apps.automation.queues import regional_queue
+    from apps.core.queues import regional_queue
     from apps.datasets.models import DatasetVersion
     from apps.storage.models import Blob
 
@@ -89,10 +106,18 @@ def residency_report(*, org) -> ResidencyReport:
     ]
     blobs_by_region = {r["region"]: r["n"] for r in Blob.objects.for_org(org).values("region")
                        .annotate(n=Count("id")).order_by("region")}
-    outside = Blob.objects.for_org(org).exclude(region=region)
+    bases = list(transfer_basis_list(org=org))
+    # Objects abroad under a current legal basis are transfers; any other object abroad is a violation.
+    covered = {b.destination_region for b in bases if b.is_active()}
+    outside = Blob.objects.for_org(org).exclude(region=region).exclude(region__in=covered)
     violations = [Violation(blob_id=pk, region=r, created_at=at) for pk, r, at in
                   outside.order_by("id").values_list("id", "region", "created_at")[:MAX_VIOLATIONS_LISTED]]
+    transfers = [Transfer(basis_id=b.pk, destination_region=b.destination_region, basis=b.get_basis_display(),
+                          reference=b.reference, valid_from=b.valid_from, valid_until=b.valid_until,
+                          active=b.is_active(), revoked_at=b.revoked_at,
+                          objects=blobs_by_region.get(b.destination_region, 0)) for b in bases]
     return ResidencyReport(organization=org.name, region=region, locations=locations,
                            blobs_by_region=blobs_by_region,
-                           violation_count=sum(n for r, n in blobs_by_region.items() if r != region),
-                           violations=violations)
+                           violation_count=sum(n for r, n in blobs_by_region.items()
+                                               if r != region and r not in covered),
+                           violations=violations, transfers=transfers)

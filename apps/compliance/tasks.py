@@ -42,3 +42,12 @@ def run_gdpr_request(org_id: int, request_id: int) -> None:
     request = gdpr.gdpr_request_get(org_id=org_id, request_id=request_id)
     if request is not None:
         gdpr.gdpr_request_execute(request=request)
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=6 * 60 * 60 * 1000)
+def bind_dataset_subject_keys(org_id: int, dataset_id: int) -> None:
+    """Re-wraps the blobs of a dataset's items with their subjects' keys (after a bulk metadata edit or a new
+    Dataset.subject_key). Idempotent: a blob already wrapped by the right key is left alone."""
+    from . import subject_keys
+
+    subject_keys.items_bind_subject_keys(org=org_id, dataset_id=dataset_id)

@@ -10,3 +10,9 @@ class ConflictError(Exception):
         super().__init__(message)
         self.message = message
         self.conflicts = conflicts or []
+
+
+class GoneError(ConflictError):
+    """What was asked for existed and was withdrawn on purpose (e.g. an export that held erased data): 410.
+
+    A ConflictError too, so callers that show a conflict's message show this one the same way."""

@@ -4,6 +4,7 @@ Groups are named by organisation (`org.<id>.<topic>`); a message is sent only af
 that made the change commits, so nobody sees a change that was rolled back.
 """
 
+import hashlib
 import logging
 
 from asgiref.sync import async_to_sync
@@ -21,6 +22,16 @@ def group_name(org, topic: str) -> str:
 
 def user_group_name(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def session_ref(session_key: str | None) -> str:
+    """A stable name for a session that does not reveal its key (websocket group, audit metadata)."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()[:24]
+
+
+def session_group_name(session_key: str) -> str:
+    """The group of one signed-in session's websockets."""
+    return f"session.{session_ref(session_key)}"
 
 
 def send_now(group: str, event: str, data: dict) -> None:
@@ -43,3 +54,9 @@ def disconnect_user_on_commit(user_id: int, org=None) -> None:
     sockets never outlive access."""
     data = {"org": org_id_of(org)} if org is not None else {}
     transaction.on_commit(lambda: send_now(user_group_name(user_id), "session.ended", data))
+
+
+def disconnect_session_on_commit(session_key: str) -> None:
+    """Closes the websockets of one session (idle logoff), leaving the user's other sessions open."""
+    group = session_group_name(session_key)
+    transaction.on_commit(lambda: send_now(group, "session.ended", {"reason": "idle"}))

@@ -17,7 +17,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import QueryDict
 
-from .models import Dataset
+from .models import Dataset, SubjectCategory
 
 # Field select of a builder row: (value, label). "metadata" takes a key in the row's key box.
 BUILDER_FIELDS = [
@@ -288,6 +288,30 @@ class DatasetForm(forms.Form):
         help_text="The item metadata key that names the person the item is about (e.g. patient_id), so GDPR "
                   "access and erasure requests find their items. Leave empty when items name no person.",
     )
+    subject_categories = forms.MultipleChoiceField(
+        label="Categories of data subjects", choices=SubjectCategory.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Whom the items are about, as the processing register (GDPR article 30) states it.",
+    )
+
+
+class LegalHoldForm(forms.Form):
+    """Places a legal hold (with its reason) or lifts it; the service (retention.dataset_legal_hold_set) audits it."""
+
+    legal_hold = forms.BooleanField(
+        label="Under legal hold", required=False,
+        help_text="While held, nothing of this dataset is purged by retention or erased by a GDPR request.",
+    )
+    legal_hold_reason = forms.CharField(
+        label="Reason for the hold", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when placing a hold: a case or matter reference.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("legal_hold") and not (cleaned.get("legal_hold_reason") or "").strip():
+            self.add_error("legal_hold_reason", "Say why the dataset is held (a case or matter reference).")
+        return cleaned
 
 
 class ItemEditForm(forms.Form):

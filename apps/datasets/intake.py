@@ -64,10 +64,13 @@ def _inspect(stream, *, filename: str, declared_kind: str | None):
     return kind, sniffed.mime, facts
 
 
-def _store(*, org, stream, mime: str):
+def _store(*, org, stream, mime: str, item: Item | None = None):
+    """The item's content, encrypted; under its data subject's key when its metadata names one already."""
+    from apps.compliance.subject_keys import subject_key_for_item
     from apps.storage.services import blob_put
 
-    return blob_put(org=org, stream=stream, mime=mime, max_bytes=max_item_bytes())
+    subject_key = subject_key_for_item(item) if item is not None else None
+    return blob_put(org=org, stream=stream, mime=mime, max_bytes=max_item_bytes(), subject_key=subject_key)
 
 
 def _item_fields(*, blob, kind: str, mime: str, facts) -> dict:
@@ -405,7 +408,7 @@ def _fetch_one(job: ImportJob, item_id: int) -> None:
     try:
         with _open_source(job, item) as stream:
             kind, mime, facts = _inspect(stream, filename=item.name, declared_kind=item.kind)
-            blob = _store(org=job.organization, stream=stream, mime=mime)
+            blob = _store(org=job.organization, stream=stream, mime=mime, item=item)
         with transaction.atomic():
             updated = Item.objects.for_org(job.organization_id).filter(pk=item.pk, status=Item.Status.PENDING).update(
                 import_job=None, **_item_fields(blob=blob, kind=kind, mime=mime, facts=facts)
@@ -486,7 +489,10 @@ def item_thumbnail_make(*, item: Item) -> None:
     except IntakeError as exc:
         logger.warning("No thumbnail for item %s: %s", item.pk, exc)
         return
-    blob = blob_put(org=item.organization, stream=io.BytesIO(data), mime="image/jpeg")
+    from apps.compliance.subject_keys import subject_key_for_item
+
+    blob = blob_put(org=item.organization, stream=io.BytesIO(data), mime="image/jpeg",
+                    subject_key=subject_key_for_item(item))
     with transaction.atomic():
         if not Item.objects.for_org(item.organization_id).filter(pk=item.pk, thumbnail__isnull=True).update(
             thumbnail=blob

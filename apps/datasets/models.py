@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -8,12 +9,42 @@ from apps.core.jobs import JobStatus
 from apps.tenancy.base import TenantOwnedModel
 
 
+class SubjectCategory(models.TextChoices):
+    """Categories of data subjects (GDPR art. 30(1)(c)): whom a dataset's items are about."""
+
+    CUSTOMERS = "customers", "Customers"
+    EMPLOYEES = "employees", "Employees"
+    PATIENTS = "patients", "Patients"
+    CHILDREN = "children", "Children"
+    PUBLIC = "public", "Members of the public"
+    OTHER = "other", "Other"
+
+
+SUBJECT_CATEGORIES = tuple(SubjectCategory.values)
+
+
+def validate_subject_categories(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("A list of categories of data subjects.")
+    unknown = sorted(set(value) - set(SUBJECT_CATEGORIES))
+    if unknown:
+        raise ValidationError(f"Unknown categories {', '.join(map(repr, unknown))}; choose from "
+                              f"{', '.join(SUBJECT_CATEGORIES)}.")
+
+
+def normalise_subject_categories(value) -> list[str]:
+    """Each category once, in the vocabulary's order."""
+    return [c for c in SUBJECT_CATEGORIES if c in set(value or [])]
+
+
 class Dataset(TenantOwnedModel):
     class Classification(models.TextChoices):
         PUBLIC = "public", "Public"
         INTERNAL = "internal", "Internal"
         PERSONAL = "personal", "Personal data"
         HEALTH = "health", "Health data"
+
+    SubjectCategory = SubjectCategory
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=5000)
@@ -30,6 +61,8 @@ class Dataset(TenantOwnedModel):
         max_length=100, blank=True, default="",
         help_text="Item metadata key naming the data subject (e.g. patient_id); blank for none.",
     )
+    # Whom the items are about, from SubjectCategory (the processing register's "categories of data subjects").
+    subject_categories = models.JSONField(default=list, blank=True, validators=[validate_subject_categories])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -190,13 +223,15 @@ class DatasetVersion(TenantOwnedModel):
     versions they pin), written as one Parquet file per section in the organisation's storage (versions.py).
 
     Only `building` rows change: the build turns them `ready` or `failed`, and from then on the database refuses
-    any UPDATE (except the author's erasure). Versions are what models train on.
+    any UPDATE (except the author's erasure, and withdrawing a ready version whose files held erased data).
+    Versions are what models train on.
     """
 
     class Status(models.TextChoices):
         BUILDING = "building", "Building"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     # The (dataset, number) unique index serves lookups by dataset: no index of its own.
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions", db_index=False)
@@ -218,6 +253,12 @@ class DatasetVersion(TenantOwnedModel):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Withdrawn (ready -> withdrawn, the one change allowed after the build): its files held erased data (GDPR
+    # art. 17); they are deleted and its downloads answer 410.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.TextField(blank=True, default="")
+    withdrawn_by_request = models.ForeignKey("compliance.DataSubjectRequest", on_delete=models.DO_NOTHING,
+                                             db_constraint=False, null=True, blank=True, related_name="+")
 
     class Meta:
         constraints = [

@@ -4,13 +4,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Func, JSONField, Value
 
+from apps.compliance import subject_keys
 from apps.compliance.services import audit_record
 from apps.tenancy.permissions import require_scope
 
+from .item_hooks import items_changed
 from .metadata import merge_patch, normalise_folder, validate_metadata
-from .models import Dataset, Folder, Item, SavedFilter
+from .models import SUBJECT_CATEGORIES, Dataset, Folder, Item, SavedFilter, normalise_subject_categories
 
-DATASET_FIELDS = ("name", "description", "classification", "retention_days", "purpose", "subject_key")
+DATASET_FIELDS = ("name", "description", "classification", "retention_days", "purpose", "subject_key",
+                  "subject_categories")
 # A bulk delete of more items than this runs as a background job, BULK_DELETE_BATCH items at a time.
 BULK_DELETE_INLINE_LIMIT = 10_000
 BULK_DELETE_BATCH = 5_000
@@ -18,12 +21,13 @@ BULK_DELETE_BATCH = 5_000
 
 def dataset_create(*, org, actor, name: str, description: str = "",
                    classification: str = Dataset.Classification.INTERNAL, retention_days: int | None = None,
-                   purpose: str = "", subject_key: str = "") -> Dataset:
+                   purpose: str = "", subject_key: str = "", subject_categories: list[str] | None = None) -> Dataset:
     require_scope(org=org, actor=actor, scope="dataset.create")
     dataset = Dataset(
         organization_id=org.pk, name=(name or "").strip(), description=description or "",
         classification=classification, retention_days=retention_days, purpose=(purpose or "").strip(),
         subject_key=(subject_key or "").strip(), created_by=actor,
+        subject_categories=_categories(subject_categories or []),
     )
     dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
     try:
@@ -33,7 +37,7 @@ def dataset_create(*, org, actor, name: str, description: str = "",
                 org=org, actor=actor, action="dataset.created", target=dataset,
                 after={"name": dataset.name, "classification": dataset.classification,
                        "retention_days": dataset.retention_days, "purpose": dataset.purpose,
-                       "subject_key": dataset.subject_key},
+                       "subject_key": dataset.subject_key, "subject_categories": dataset.subject_categories},
             )
     except IntegrityError:
         raise ValidationError({"name": f"A dataset named {dataset.name!r} already exists."}) from None
@@ -47,6 +51,8 @@ def dataset_update(*, org, actor, dataset: Dataset, **changes) -> Dataset:
         raise ValidationError({field: "This field cannot be changed." for field in sorted(unknown)})
     before = {field: getattr(dataset, field) for field in changes}
     for field, value in changes.items():
+        if field == "subject_categories":
+            value = _categories(value)
         setattr(dataset, field, value.strip() if isinstance(value, str) and field in ("name", "subject_key") else value)
     dataset.full_clean(exclude=["organization", "created_by"], validate_unique=False)
     try:
@@ -54,9 +60,17 @@ def dataset_update(*, org, actor, dataset: Dataset, **changes) -> Dataset:
             dataset.save(update_fields=[*changes, "updated_at"])
             audit_record(org=org, actor=actor, action="dataset.updated", target=dataset, before=before,
                          after={field: getattr(dataset, field) for field in changes})
+            if "subject_key" in changes and before["subject_key"] != dataset.subject_key:
+                _rebind_subject_keys_later(dataset)
     except IntegrityError:
         raise ValidationError({"name": f"A dataset named {dataset.name!r} already exists."}) from None
     return dataset
+
+
+def _categories(value):
+    """Each category once, in the vocabulary's order; anything not a list is left for full_clean to refuse."""
+    return normalise_subject_categories(value) if isinstance(value, list) and set(value) <= set(SUBJECT_CATEGORIES) \
+        else value
 
 
 def folder_create(*, org, actor, dataset: Dataset, path: str) -> Folder:
@@ -99,7 +113,20 @@ def item_update(*, org, actor, item: Item, name: str | None = None, folder: str 
         audit_record(org=org, actor=actor, action="item.updated", target=item, before=before,
                      after={field: getattr(item, field) for field in changed},
                      metadata={"dataset_id": item.dataset_id})
+        if "metadata" in changed and subject_keys.subject_changed(dataset=item.dataset, before=before["metadata"],
+                                                                  after=item.metadata):
+            subject_keys.items_bind_subject_keys(org=org, item_ids=[item.pk])
+        if "metadata" in changed or "folder" in changed:
+            items_changed(org_id=org.pk, dataset_id=item.dataset_id, item_ids=[item.pk])
     return item
+
+
+def _rebind_subject_keys_later(dataset: Dataset) -> None:
+    """The items' blobs move to the keys of the subjects their metadata now names (crypto-shredding on erasure)."""
+    from apps.compliance.tasks import bind_dataset_subject_keys
+    from apps.core.outbox import enqueue
+
+    enqueue(bind_dataset_subject_keys, dataset.organization_id, dataset.pk)
 
 
 def item_delete(*, org, actor, item: Item) -> None:
@@ -137,6 +164,10 @@ def items_bulk_update(*, org, actor, dataset: Dataset, items, folder: str | None
         audit_record(org=org, actor=actor, action="items.bulk_updated", target=dataset,
                      after={"folder": updates.get("folder"), "set_metadata": set_metadata},
                      metadata={"count": count})
+        if count and set_metadata and dataset.subject_key and dataset.subject_key in set_metadata:
+            _rebind_subject_keys_later(dataset)
+        if count:
+            items_changed(org_id=org.pk, dataset_id=dataset.pk, item_ids=None)
     return count
 
 
@@ -243,6 +274,28 @@ def item_content_read(*, org, actor, item: Item, download: bool = False, via: st
         metadata["grant"] = grant
     audit_record(org=org, actor=actor, action="item.downloaded" if download else "item.viewed", target=item,
                  metadata=metadata)
+
+
+def item_metadata_read(*, org, actor, item: Item, via: str) -> None:
+    """Records that someone read an item's record (name, folder, metadata: it may name the data subject) without
+    its bytes: the item page, `GET /api/v1/items/<id>/`."""
+    item_content_read(org=org, actor=actor, item=item, via=via)
+
+
+def item_thumbnail_read(*, org, actor, item: Item) -> None:
+    """A thumbnail is the item's content in small. Recorded where listings are (personal and health data): a
+    browser grid fetches one per item shown, and the listing itself is recorded with their ids."""
+    if item.dataset.classification in (Dataset.Classification.PERSONAL, Dataset.Classification.HEALTH):
+        item_content_read(org=org, actor=actor, item=item, via="thumbnail")
+
+
+def item_annotations_read(*, org, actor, item: Item, via: str) -> None:
+    """An item's annotations (shapes, labels, transcriptions) are data about its subject too: reads of them are
+    recorded where listings are (personal and health data), as `annotations.viewed` on the item."""
+    if item.dataset.classification in (Dataset.Classification.PERSONAL, Dataset.Classification.HEALTH):
+        audit_record(org=org, actor=actor, action="annotations.viewed", target=item,
+                     metadata={"dataset_id": item.dataset_id, "classification": item.dataset.classification,
+                               "via": via})
 
 
 def items_listed(*, org, actor, dataset: Dataset, item_ids: list[int]) -> None:

@@ -23,7 +23,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from apps.compliance.services import audit_record
-from apps.core.errors import ConflictError
+from apps.core.errors import ConflictError, GoneError
 from apps.core.events import broadcast_on_commit, group_name, send_now
 from apps.core.ids import parse_id
 from apps.core.outbox import enqueue
@@ -227,6 +227,9 @@ def dataset_version_build(*, version: DatasetVersion) -> None:
 
 
 def _require_ready(version: DatasetVersion) -> None:
+    if version.status == DatasetVersion.Status.WITHDRAWN:
+        raise GoneError(f"Version {version.number} was withdrawn on {version.withdrawn_at:%Y-%m-%d}: "
+                        f"{version.withdrawn_reason} Its files were deleted; make a new version.")
     if version.status != DatasetVersion.Status.READY:
         raise ConflictError(f"Version {version.number} is {version.get_status_display().lower()}: only ready "
                             "versions can be compared or downloaded.")
@@ -385,3 +388,32 @@ def dataset_version_serve(request, *, org, actor, version: DatasetVersion, secti
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- Withdrawal ----------------------------------------------------------------------------------
+
+
+def dataset_version_withdraw(*, version: DatasetVersion, reason: str, by_request=None) -> bool:
+    """Withdraws a ready version whose files held erased data (GDPR art. 17): marked withdrawn (when, why, by which
+    request; the one change the database allows once a version is built), its Parquet files deleted (the ciphertext
+    once the caller's transaction commits); its downloads answer 410 from then on. Not rebuilt: a new version is
+    made of the dataset as it is now. Returns False when it was not ready (already withdrawn, failed, building)."""
+    from apps.storage.models import Blob
+    from apps.storage.services import blob_delete
+
+    with transaction.atomic():
+        version = DatasetVersion.objects.for_org(version.organization_id).select_for_update().get(pk=version.pk)
+        if version.status != DatasetVersion.Status.READY:
+            return False
+        version.status, version.withdrawn_at = DatasetVersion.Status.WITHDRAWN, timezone.now()
+        version.withdrawn_reason, version.withdrawn_by_request = reason[:2000], by_request
+        version.save(update_fields=["status", "withdrawn_at", "withdrawn_reason", "withdrawn_by_request"])
+        blob_ids = [entry["blob"] for entry in version.sections.values() if entry.get("blob")]
+        for blob in Blob.objects.for_org(version.organization_id).filter(pk__in=blob_ids):
+            blob_delete(blob)
+        audit_record(org=version.organization_id, actor=None, action="dataset_version.withdrawn", target=version,
+                     before={"status": DatasetVersion.Status.READY}, after={"status": version.status},
+                     metadata={"dataset_id": version.dataset_id, "reason": version.withdrawn_reason,
+                               "request_id": getattr(by_request, "pk", None)})
+        _broadcast(version)
+    return True

@@ -34,6 +34,7 @@ from .forms import (
     FilesUploadForm,
     ImportForm,
     ItemEditForm,
+    LegalHoldForm,
     MetadataForm,
     SavedFilterForm,
     back_params,
@@ -358,6 +359,7 @@ def _render_item(request, item, *, edit_form=None, metadata_form=None, status=20
 @require_GET
 def item_detail(request, org_slug, item_id):
     item = access_item(org=request.org, actor=request.user, item_id=item_id)
+    services.item_metadata_read(org=request.org, actor=request.user, item=item, via="item page")
     return _render_item(request, item)
 
 
@@ -489,3 +491,29 @@ def dataset_versions(request, org_slug, dataset_id):
         "dataset": dataset, "page": page, "errors": errors, "form": form, "diff": diff, "diff_rows": diff_rows,
         "may_version": has_scope(org=org, actor=actor, scope="dataset.version", obj=dataset),
     }, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_settings(request, org_slug, dataset_id):
+    """The dataset's settings: its legal hold, placed with a reason or lifted through the service the API's PATCH
+    uses (audited as dataset.legal_hold_placed / _lifted). Those who may view the dataset see the hold."""
+    from .retention import dataset_legal_hold_set
+
+    org, actor = request.org, request.user
+    dataset = access_dataset(org=org, actor=actor, dataset_id=dataset_id)
+    form = LegalHoldForm(request.POST if request.method == "POST" else None,
+                         initial={"legal_hold": dataset.legal_hold, "legal_hold_reason": dataset.legal_hold_reason})
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_legal_hold_set(org=org, actor=actor, dataset=dataset, on=form.cleaned_data["legal_hold"],
+                                             reason=form.cleaned_data["legal_hold_reason"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{dataset.name} is now under legal hold." if dataset.legal_hold
+                             else f"The legal hold on {dataset.name} is lifted.")
+            return redirect("datasets:settings", org_slug=org.slug, dataset_id=dataset.pk)
+    return render(request, "datasets/settings.html", {
+        "dataset": dataset, "form": form,
+        "may_manage": has_scope(org=org, actor=actor, scope="dataset.manage", obj=dataset),
+    }, status=400 if form.errors else 200)

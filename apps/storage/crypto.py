@@ -4,6 +4,9 @@ Three layers of keys:
 - master keys (settings.STORAGE_MASTER_KEYS, from DLSAAS_MASTER_KEYS) wrap organisation keys;
 - an organisation key (OrgKey, one row per version) wraps the data keys of that organisation's objects;
 - a data key, random per object, encrypts the object's content.
+An object about one data subject (an item whose dataset names a subject key) has its data key wrapped by that
+subject's key (SubjectKey, itself wrapped by an organisation key) instead: destroying the subject key on erasure
+makes every copy of those objects unreadable, backups of the bucket included (crypto-shredding per person).
 Every wrap is AES-GCM with a random 96-bit nonce and associated data naming what the key belongs to, so a
 wrapped key copied onto another organisation's row, another version or another object does not unwrap.
 
@@ -55,6 +58,14 @@ def org_key_aad(*, org_id: int, version: int, master_key_id: str) -> bytes:
 
 def data_key_aad(*, org_id: int, blob_key: str, org_key_version: int) -> bytes:
     return _aad(b"dlsaas/data-key/v1", str(org_id).encode(), blob_key.encode(), str(org_key_version).encode())
+
+
+def subject_key_aad(*, org_id: int, pseudonym: str, org_key_version: int) -> bytes:
+    return _aad(b"dlsaas/subject-key/v1", str(org_id).encode(), pseudonym.encode(), str(org_key_version).encode())
+
+
+def subject_data_key_aad(*, org_id: int, blob_key: str, subject_key_id: int) -> bytes:
+    return _aad(b"dlsaas/subject-data-key/v1", str(org_id).encode(), blob_key.encode(), str(subject_key_id).encode())
 
 
 def chunk_aad(header: bytes, blob_key: bytes, index: int, final: bool) -> bytes:

@@ -26,7 +26,7 @@ def residency_refused(*, org, operation: str, region: str, reason: str, blob=Non
     )
     audit_kwargs = {
         "org": org,
-        "actor": _acting_user(),
+        "actor": acting_user(),
         "action": ACTION,
         "metadata": {"operation": operation, "attempted_region": region, "org_region": org.region, "reason": reason},
     }
@@ -36,7 +36,7 @@ def residency_refused(*, org, operation: str, region: str, reason: str, blob=Non
     return ResidencyError(message)
 
 
-def _acting_user():
+def acting_user():
     user_id = get_state().user_id
     if user_id is None:
         return None

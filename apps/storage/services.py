@@ -4,11 +4,15 @@
   An organisation's bytes go only to its region's backend (org.region); a write or read anywhere else
   raises ResidencyError and is audited as `storage.residency_violation` (residency.py).
 - org_key_rotate: a new organisation key version; every data key is re-wrapped, no object rewritten.
+- subject_key_get_or_create / blob_bind_subject / subject_keys_destroy: per-subject keys (crypto-shredding).
+  A blob about one data subject has its data key wrapped by the subject's key; destroying that key on erasure
+  leaves every copy of the ciphertext unreadable. Which blobs belong to whom is decided by the caller
+  (apps/compliance/subject_keys.py); this module only does the cryptography.
 - open_intake_object: a file the organisation dropped into its own intake area of its region's storage.
 
 Blob and OrgKey are tenant-owned (row-level security): reads start from for_org(org), and the services
 run in whatever tenant context the caller set (request, job, or an operator command's tenant_context).
-See crypto.py for the key hierarchy and the ciphertext format.
+See keys.py for the key hierarchy and crypto.py for the ciphertext format.
 """
 
 import logging
@@ -19,7 +23,7 @@ from typing import NamedTuple
 from cryptography.exceptions import InvalidTag
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.compliance.services import audit_record
@@ -28,12 +32,26 @@ from apps.tenancy.models import Organization
 
 from . import crypto
 from .errors import BlobCorrupted, BlobMissing, KeyUnavailable, StorageError
-from .models import Blob, OrgKey
+from .keys import (  # noqa: F401  (subject_key_get_or_create, subject_keys_destroy: public here too)
+    current_org_key_locked,
+    org_key_create,
+    org_key_material,
+    org_key_of_version,
+    subject_key_aad,
+    subject_key_get_or_create,
+    subject_key_material,
+    subject_keys_destroy,
+    unwrap_subject_key,
+)
+from .models import Blob, OrgKey, SubjectKey
 from .regions import backend_for, is_local, open_stored
-from .residency import residency_refused
+from .residency import acting_user, residency_refused
 
 logger = logging.getLogger(__name__)
 
+# The names these had before keys.py (apps/storage/secrets.py uses them).
+_current_org_key_locked, _org_key_material, _org_key_of_version = (current_org_key_locked, org_key_material,
+                                                                     org_key_of_version)
 REWRAP_BATCH = 500
 _ROTATION_LOCK_NAMESPACE = 0x6B6579  # "key"
 
@@ -42,76 +60,7 @@ def _organization(org) -> Organization:
     return org if isinstance(org, Organization) else Organization.objects.get(pk=org_id_of(org))
 
 
-# --- Keys -------------------------------------------------------------------------------------
-
-
-def _master_key(key_id: str) -> bytes:
-    key = dict(settings.STORAGE_MASTER_KEYS).get(key_id)
-    if key is None:
-        raise KeyUnavailable(
-            f"Master key {key_id!r} is not configured: add it to DLSAAS_MASTER_KEYS (after the current one)."
-        )
-    return key
-
-
-def _org_key_create(org_id: int, version: int) -> OrgKey:
-    master_id, master = settings.STORAGE_MASTER_KEYS[0]
-    aad = crypto.org_key_aad(org_id=org_id, version=version, master_key_id=master_id)
-    return OrgKey.objects.create(
-        organization_id=org_id, version=version, master_key_id=master_id,
-        wrapped_key=crypto.wrap(master, crypto.new_key(), aad),
-    )
-
-
-def _org_key_material(org_key: OrgKey) -> bytes:
-    if org_key.destroyed_at is not None:
-        raise KeyUnavailable(f"Key v{org_key.version} of organisation {org_key.organization_id} was destroyed.")
-    aad = crypto.org_key_aad(
-        org_id=org_key.organization_id, version=org_key.version, master_key_id=org_key.master_key_id
-    )
-    try:
-        return crypto.unwrap(_master_key(org_key.master_key_id), org_key.wrapped_key, aad)
-    except InvalidTag:
-        raise KeyUnavailable(
-            f"Key v{org_key.version} of organisation {org_key.organization_id} does not unwrap with master key "
-            f"{org_key.master_key_id!r}: the master key or the row was changed."
-        ) from None
-
-
-def _org_key_of_version(org_id: int, version: int) -> OrgKey:
-    org_key = OrgKey.objects.for_org(org_id).filter(version=version).first()
-    if org_key is None:
-        raise KeyUnavailable(f"Organisation {org_id} has no key v{version}.")
-    return org_key
-
-
-_CURRENT_KEY_SQL = (
-    f'SELECT * FROM "{OrgKey._meta.db_table}" WHERE organization_id = %s'
-    " AND retired_at IS NULL AND destroyed_at IS NULL ORDER BY version DESC LIMIT 1"
-)
-
-
-def _current_org_key_locked(org_id: int) -> OrgKey:
-    """The version that wraps new data keys, share-locked until the caller's transaction ends, so a
-    rotation (which retires it under FOR UPDATE) waits for the caller's new Blob row and re-wraps it."""
-    assert connection.in_atomic_block, "call inside transaction.atomic()"
-    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
-    for _attempt in range(5):
-        found = list(OrgKey.objects.raw(_CURRENT_KEY_SQL + lock, [org_id]))
-        if found:
-            return found[0]
-        if OrgKey.objects.for_org(org_id).exists():
-            # Either a rotation retired the row we waited on (try again: its successor is committed) or
-            # every version is retired or destroyed.
-            if not OrgKey.objects.for_org(org_id).filter(retired_at__isnull=True, destroyed_at__isnull=True).exists():
-                break
-            continue
-        try:
-            with transaction.atomic():
-                return _org_key_create(org_id, 1)
-        except IntegrityError:  # another process created version 1 first
-            continue
-    raise KeyUnavailable(f"Organisation {org_id} has no usable key: rotate it to create one.")
+# --- Keys (the key hierarchy itself is in keys.py) -------------------------------------------
 
 
 class OrgKeyRotation(NamedTuple):
@@ -136,10 +85,11 @@ def org_key_rotate(*, org, actor) -> OrgKeyRotation:
             versions = list(OrgKey.objects.for_org(org).select_for_update().order_by("version"))
             previous = next((k.version for k in reversed(versions) if k.retired_at is None), None)
             new_version = (versions[-1].version if versions else 0) + 1
-            new_key = _org_key_create(org.pk, new_version)
+            new_key = org_key_create(org.pk, new_version)
             OrgKey.objects.for_org(org).filter(version__lt=new_version, retired_at__isnull=True).update(
                 retired_at=timezone.now()
             )
+        _rewrap_subject_keys(org.pk, new_key)
         rewrapped = _rewrap_blobs(org.pk, new_key)
         audit_record(
             org=org, actor=actor, action="storage.org_key_rotated", target=new_key,
@@ -166,14 +116,44 @@ class _rotation_lock:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", self.params)
 
 
-def _rewrap_blobs(org_id: int, new_key: OrgKey) -> int:
-    new_material = _org_key_material(new_key)
+def _rewrap_subject_keys(org_id: int, new_key: OrgKey) -> int:
+    """Re-wraps every live subject key with the new organisation key version (the blobs they wrap are untouched)."""
+    new_material = org_key_material(new_key)
     old_material: dict[int, bytes] = {}
     total = 0
     while True:
         with transaction.atomic():
             batch = list(
-                Blob.objects.for_org(org_id).filter(org_key_version__lt=new_key.version)
+                SubjectKey.objects.for_org(org_id).filter(org_key_version__lt=new_key.version,
+                                                          destroyed_at__isnull=True)
+                .select_for_update().order_by("pk")[:REWRAP_BATCH]
+            )
+            if not batch:
+                return total
+            for subject_key in batch:
+                if subject_key.org_key_version not in old_material:
+                    old_material[subject_key.org_key_version] = org_key_material(
+                        org_key_of_version(org_id, subject_key.org_key_version)
+                    )
+                material = unwrap_subject_key(old_material[subject_key.org_key_version], subject_key)
+                subject_key.org_key_version = new_key.version
+                subject_key.wrapped_key = crypto.wrap(new_material, material, subject_key_aad(subject_key))
+            SubjectKey.objects.bulk_update(batch, ["wrapped_key", "org_key_version"])
+            total += len(batch)
+
+
+def _rewrap_blobs(org_id: int, new_key: OrgKey) -> int:
+    new_material = org_key_material(new_key)
+    old_material: dict[int, bytes] = {}
+    total = 0
+    while True:
+        with transaction.atomic():
+            # A blob wrapped by a subject key depends on the organisation key through that key (re-wrapped above):
+            # only its version number moves.
+            total += Blob.objects.for_org(org_id).filter(
+                org_key_version__lt=new_key.version, subject_key__isnull=False).update(org_key_version=new_key.version)
+            batch = list(
+                Blob.objects.for_org(org_id).filter(org_key_version__lt=new_key.version, subject_key__isnull=True)
                 .select_for_update().order_by("pk").only("pk", "key", "org_key_version", "wrapped_data_key")
                 [:REWRAP_BATCH]
             )
@@ -181,8 +161,8 @@ def _rewrap_blobs(org_id: int, new_key: OrgKey) -> int:
                 return total
             for blob in batch:
                 if blob.org_key_version not in old_material:
-                    old_material[blob.org_key_version] = _org_key_material(
-                        _org_key_of_version(org_id, blob.org_key_version)
+                    old_material[blob.org_key_version] = org_key_material(
+                        org_key_of_version(org_id, blob.org_key_version)
                     )
                 data_key = _unwrap_data_key(old_material[blob.org_key_version], org_id, blob)
                 blob.wrapped_data_key = crypto.wrap(
@@ -202,6 +182,52 @@ def _unwrap_data_key(org_key_material: bytes, org_id: int, blob: Blob) -> bytes:
         raise BlobCorrupted(f"The data key of blob {blob.pk} does not unwrap: its row was changed.") from None
 
 
+def _data_key_of(row: Blob) -> bytes:
+    """The blob's data key, unwrapped through its subject key or its organisation key version."""
+    if row.subject_key_id is not None:
+        subject_key = SubjectKey.objects.for_org(row.organization_id).filter(pk=row.subject_key_id).first()
+        if subject_key is None:
+            raise KeyUnavailable(f"The subject key of blob {row.pk} is gone.")
+        aad = crypto.subject_data_key_aad(org_id=row.organization_id, blob_key=row.key,
+                                          subject_key_id=subject_key.pk)
+        try:
+            return crypto.unwrap(subject_key_material(subject_key), row.wrapped_data_key, aad)
+        except InvalidTag:
+            raise BlobCorrupted(f"The data key of blob {row.pk} does not unwrap: its row was changed.") from None
+    org_key = org_key_of_version(row.organization_id, row.org_key_version)
+    return _unwrap_data_key(org_key_material(org_key), row.organization_id, row)
+
+
+def _wrap_data_key(row: Blob, data_key: bytes, *, subject_key: SubjectKey | None, org_key: OrgKey) -> None:
+    """Sets row.wrapped_data_key (and its key references) for `data_key`: by the subject key, or by `org_key`."""
+    row.subject_key = subject_key
+    if subject_key is not None:
+        row.org_key_version = subject_key.org_key_version
+        aad = crypto.subject_data_key_aad(org_id=row.organization_id, blob_key=row.key,
+                                          subject_key_id=subject_key.pk)
+        row.wrapped_data_key = crypto.wrap(subject_key_material(subject_key), data_key, aad)
+    else:
+        row.org_key_version = org_key.version
+        aad = crypto.data_key_aad(org_id=row.organization_id, blob_key=row.key, org_key_version=org_key.version)
+        row.wrapped_data_key = crypto.wrap(org_key_material(org_key), data_key, aad)
+
+
+def blob_bind_subject(blob: Blob, subject_key: SubjectKey | None) -> bool:
+    """Re-wraps the blob's data key with `subject_key` (None: back to the organisation key). Only the few bytes of
+    the wrapped key change, never the object. Returns False when it was already so wrapped."""
+    with transaction.atomic():
+        row = Blob.objects.for_org(blob.organization_id).select_for_update().filter(pk=blob.pk).first()
+        if row is None or row.subject_key_id == (subject_key.pk if subject_key else None):
+            return False
+        data_key = _data_key_of(row)
+        org_key = current_org_key_locked(row.organization_id)
+        _wrap_data_key(row, data_key, subject_key=subject_key, org_key=org_key)
+        row.save(update_fields=["wrapped_data_key", "org_key_version", "subject_key"])
+    blob.wrapped_data_key, blob.org_key_version, blob.subject_key_id = (
+        row.wrapped_data_key, row.org_key_version, row.subject_key_id)
+    return True
+
+
 # --- Blobs ------------------------------------------------------------------------------------
 
 
@@ -210,8 +236,11 @@ class _CiphertextFile(File):
     DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024 + 1024
 
 
-def blob_put(*, org, stream, mime: str = "", max_bytes: int | None = None, region: str | None = None) -> Blob:
+def blob_put(*, org, stream, mime: str = "", max_bytes: int | None = None, region: str | None = None,
+             subject_key: SubjectKey | None = None) -> Blob:
     """Encrypts a binary stream into the organisation's region and records it as a Blob.
+
+    With `subject_key` (content about one data subject) the data key is wrapped by that subject's key.
 
     Reads `stream` from its start (when it can seek) in chunks, never whole. `region` defaults to the
     organisation's; any other raises ResidencyError (audited). Past `max_bytes` of content it raises
@@ -220,8 +249,8 @@ def blob_put(*, org, stream, mime: str = "", max_bytes: int | None = None, regio
     org = _organization(org)
     target = region or org.region
     if target != org.region:
-        raise residency_refused(org=org, operation="write", region=target, reason="write to another region")
-    storage = backend_for(org.region)
+        _authorise_transfer(org, target, operation="write")
+    storage = backend_for(target)
     now = timezone.now()
     key = f"org/{org.pk}/{now:%Y}/{now:%m}/{uuid.uuid4().hex}"
     chunk_size = settings.STORAGE_CHUNK_SIZE
@@ -238,13 +267,12 @@ def blob_put(*, org, stream, mime: str = "", max_bytes: int | None = None, regio
         if not reader.finished:
             raise StorageError("The backend stopped reading before the end of the stream.")
         with transaction.atomic():
-            org_key = _current_org_key_locked(org.pk)
-            aad = crypto.data_key_aad(org_id=org.pk, blob_key=key, org_key_version=org_key.version)
-            return Blob.objects.create(
-                organization_id=org.pk, region=org.region, key=key, size=reader.plaintext_size,
-                sha256=reader.sha256, mime=(mime or "")[:127], org_key_version=org_key.version,
-                wrapped_data_key=crypto.wrap(_org_key_material(org_key), data_key, aad), chunk_size=chunk_size,
-            )
+            org_key = current_org_key_locked(org.pk)
+            row = Blob(organization_id=org.pk, region=target, key=key, size=reader.plaintext_size,
+                       sha256=reader.sha256, mime=(mime or "")[:127], chunk_size=chunk_size)
+            _wrap_data_key(row, data_key, subject_key=subject_key, org_key=org_key)
+            row.save(force_insert=True)
+            return row
     except BaseException:
         _delete_object(storage, saved or key)
         raise
@@ -258,10 +286,21 @@ def _delete_object(storage, name: str) -> None:
         logger.exception("Could not delete stored object %s", name)
 
 
+def _authorise_transfer(org: Organization, region: str, *, operation: str, blob: Blob | None = None) -> None:
+    """Data of the organisation outside its region: allowed only under an active, recorded legal basis
+    (apps/compliance/transfers.py; a write is audited there as `residency.transfer`), refused and audited otherwise."""
+    from apps.compliance.transfers import transfer_authorised
+
+    if transfer_authorised(org=org, actor=acting_user(), region=region, operation=operation) is None:
+        raise residency_refused(org=org, operation=operation, region=region, blob=blob,
+                                reason="no recorded legal basis for a transfer to that region"
+                                if blob is None else "the blob is stored in another region without a current "
+                                                     "legal basis for a transfer there")
+
+
 def _check_residency(org: Organization, blob: Blob, operation: str) -> None:
     if blob.region != org.region:
-        raise residency_refused(org=org, operation=operation, region=blob.region, blob=blob,
-                                reason="the blob is stored in another region")
+        _authorise_transfer(org, blob.region, operation=operation, blob=blob)
     if not blob.key.startswith(f"org/{org.pk}/"):
         raise residency_refused(org=org, operation=operation, region=blob.region, blob=blob,
                                 reason="the blob's key is outside the organisation's area")
@@ -278,8 +317,7 @@ def blob_open(blob: Blob) -> crypto.DecryptingReader:
     if row is None:
         raise BlobMissing(f"Blob {blob.pk} does not exist (or belongs to another organisation).")
     _check_residency(row.organization, row, "read")
-    org_key = _org_key_of_version(row.organization_id, row.org_key_version)
-    data_key = _unwrap_data_key(_org_key_material(org_key), row.organization_id, row)
+    data_key = _data_key_of(row)
     try:
         source = open_stored(backend_for(row.region), row.key)
     except FileNotFoundError:

@@ -93,3 +93,26 @@ class InvitationSignupForm(forms.Form):
                 self.add_error("password1", exc)
         return cleaned
 
+
+
+class BreakGlassForm(forms.Form):
+    """A short elevation to a higher role's scopes, with the reason that goes to the audit trail."""
+
+    role = forms.ChoiceField(label="Elevate to")
+    minutes = forms.IntegerField(
+        label="For how many minutes", initial=60,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text="At most 240 minutes (4 hours); it ends by itself.",
+        error_messages={"required": "Say for how many minutes (1 to 240).",
+                        "invalid": "Give the number of minutes, from 1 to 240."},
+    )
+    reason = forms.CharField(
+        label="Reason", min_length=20, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="At least 20 characters: compliance officers are told at once, and it goes to the audit trail.",
+        error_messages={"required": "Say why you need the elevation (at least 20 characters).",
+                        "min_length": "Say why, in at least 20 characters: it goes to the audit trail."},
+    )
+
+    def __init__(self, *args, roles=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role.value, role.label) for role in roles]

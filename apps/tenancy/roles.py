@@ -33,6 +33,9 @@ SCOPES: dict[str, frozenset[Role]] = {
     "audit.view": frozenset({OWNER, COMPLIANCE}),
     # GDPR data-subject requests (apps/compliance/gdpr.py): record, verify, run; bundles hold no item content.
     "gdpr.manage": frozenset({OWNER, COMPLIANCE}),
+    # Cross-region transfers (apps/compliance/transfers.py): recording and revoking the legal basis that lets copies
+    # of the organisation's data be stored outside its region.
+    "transfer.manage": frozenset({OWNER, COMPLIANCE}),
     # Datasets: the compliance officer sees that datasets exist (registers, residency), never their content.
     "dataset.view": frozenset({OWNER, ADMIN, MANAGER, COMPLIANCE}),
     "dataset.create": frozenset({OWNER, ADMIN, MANAGER}),

@@ -16,4 +16,6 @@ urlpatterns = [
         "o/<slug:org_slug>/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
     ),
     path("o/<slug:org_slug>/settings/", views.org_settings, name="settings"),
+    path("o/<slug:org_slug>/break-glass/", views.break_glass, name="break_glass"),
+    path("o/<slug:org_slug>/break-glass/<int:break_glass_id>/end/", views.break_glass_end, name="break_glass_end"),
 ]

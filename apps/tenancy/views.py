@@ -12,9 +12,11 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.selectors import user_exists_with_email
@@ -22,12 +24,12 @@ from apps.core.forms import add_service_errors
 from apps.core.redirects import safe_next
 
 from . import selectors, services
-from .access import access_invitation, access_membership
-from .forms import InvitationForm, InvitationSignupForm, OrganizationSettingsForm
+from .access import access_break_glass, access_invitation, access_membership
+from .forms import BreakGlassForm, InvitationForm, InvitationSignupForm, OrganizationSettingsForm
 from .middleware import SESSION_ORG_KEY, remember_current_org
-from .models import Invitation
-from .permissions import has_scope, require_scope
-from .roles import GRANTABLE_ROLES, Role
+from .models import BreakGlass, Invitation
+from .permissions import active_elevation, has_scope, require_scope
+from .roles import GRANTABLE_ROLES, SCOPES, Role
 
 # The accept link of a just-created invitation, shown once on the next members page.
 SESSION_NEW_INVITATION = "new_invitation"
@@ -267,3 +269,53 @@ def org_settings(request, org_slug):
             messages.success(request, "The organisation settings were saved.")
             return redirect("tenancy:settings", org_slug=org.slug)
     return render(request, "tenancy/settings.html", {"form": form}, status=400)
+
+
+# --- Break-glass ---------------------------------------------------------------------------
+
+BREAK_GLASS_HISTORY_PER_PAGE = 50
+
+
+def _elevating_roles(role: str) -> list[Role]:
+    """The roles an elevation would give this role something more through (the service refuses the others)."""
+    return [r for r in BreakGlass.ELEVATED_ROLES
+            if not all(role in roles for roles in SCOPES.values() if r in roles)]
+
+
+@require_http_methods(["GET", "POST"])
+def break_glass(request, org_slug):
+    """Open a short elevation with a reason, see and end one's active one; owners and compliance officers also see
+    (and may end) everyone's, others only their own."""
+    org, actor = request.org, request.user
+    require_scope(org=org, actor=actor, scope="org.view")
+    roles = _elevating_roles(request.membership.role)
+    form = BreakGlassForm(request.POST if request.method == "POST" else None, roles=roles)
+    if request.method == "POST" and form.is_valid():
+        try:
+            elevation = services.break_glass_open(org=org, actor=actor, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"You are elevated to {Role(elevation.role).label} until "
+                                      f"{elevation.expires_at:%H:%M} UTC. Compliance officers have been told.")
+            return redirect("tenancy:break_glass", org_slug=org.slug)
+    page = Paginator(selectors.break_glass_list(org=org, actor=actor).select_related("ended_by"),
+                     BREAK_GLASS_HISTORY_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for elevation in page.object_list:
+        elevation.active = elevation.is_active_at(now)
+    active = active_elevation(org=org, actor=actor)
+    context = {
+        "form": form, "roles": roles, "page": page, "sees_all": has_scope(org=org, actor=actor, scope="audit.view"),
+        "active": {"id": active[0], "role": Role(active[1]).label, "expires_at": active[2]} if active else None,
+    }
+    return render(request, "tenancy/break_glass.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def break_glass_end(request, org_slug, break_glass_id):
+    elevation = access_break_glass(org=request.org, actor=request.user, break_glass_id=break_glass_id)
+    elevation = services.break_glass_end(org=request.org, actor=request.user, elevation=elevation)
+    whose = "Your" if elevation.user_id == request.user.pk else f"{elevation.user.email}'s"
+    messages.success(request, f"{whose} elevation to {Role(elevation.role).label} has ended.")
+    return redirect("tenancy:break_glass", org_slug=request.org.slug)

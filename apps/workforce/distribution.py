@@ -4,6 +4,9 @@ Nobody gets a unit someone else holds: the pull locks the candidate row with FOR
 concurrent pulls each take a different row without waiting on each other, and the database's constraints
 (models.py) refuse what a race could still produce: a second lease for the same person, or two consensus
 slots of one item for the same person. Such a refusal is retried, never served.
+
+Serving order (the workitem_queue_uncertainty index): priority, highest first; due date, soonest first; a model's
+uncertainty about the item (WorkItem.uncertainty, set by a pipeline's route node), most uncertain first; then id.
 """
 
 from collections import Counter
@@ -78,7 +81,7 @@ candidate AS (
       AND (w.assignee_id IS NULL OR w.assignee_id = %(user)s)
       AND NOT (SELECT busy FROM busy)
       AND {stage_rule}
-    ORDER BY w.priority DESC, w.due_at ASC, w.id ASC
+    ORDER BY w.priority DESC, w.due_at ASC, w.uncertainty DESC, w.id ASC
     LIMIT 1
     FOR UPDATE OF w SKIP LOCKED
 ),
@@ -162,7 +165,7 @@ def _pull_step(task: Task, user, stage: str, now) -> tuple[WorkItem | None, bool
             _release(current, user, WorkEvent.Kind.EXPIRED, now)
         unit = _rework(task, user, stage) or (
             _candidates(task, user, stage).select_for_update(skip_locked=True, of=("self",))
-            .order_by("-priority", "due_at", "id").first()
+            .order_by("-priority", "due_at", "-uncertainty", "id").first()
         )
         if unit is None:
             return None, False
@@ -185,7 +188,7 @@ def _rework(task: Task, user, stage: str) -> WorkItem | None:
         return None
     return (WorkItem.objects.for_org(task.organization_id).select_for_update(skip_locked=True)
             .filter(task=task, stage=stage, state=WorkItem.State.REJECTED, assignee=user)
-            .order_by("-priority", "due_at", "id").first())
+            .order_by("-priority", "due_at", "-uncertainty", "id").first())
 
 
 def _release(unit: WorkItem, actor, kind: str, now) -> None:
@@ -231,7 +234,7 @@ def push_assign(*, task: Task, batch: int = 5_000) -> int:
     with transaction.atomic():
         units = list(WorkItem.objects.for_org(task.organization_id).select_for_update(skip_locked=True)
                      .filter(task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.QUEUED,
-                             assignee__isnull=True).order_by("-priority", "due_at", "id")[:batch])
+                             assignee__isnull=True).order_by("-priority", "due_at", "-uncertainty", "id")[:batch])
         taken = set(WorkItem.objects.for_org(task.organization_id).filter(
             task=task, stage=WorkItem.Stage.ANNOTATE, item_id__in={u.item_id for u in units},
             assignee__isnull=False).values_list("item_id", "assignee_id"))
@@ -265,7 +268,8 @@ def push_rebalance(*, task: Task, actor, batch: int = 50_000) -> dict[str, int]:
         units = list(WorkItem.objects.for_org(task.organization_id).select_for_update(skip_locked=True)
                      .filter(task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.QUEUED, is_gold=False)
                      .filter(Q(assignee__isnull=True) | Q(assignee_id__in=list(weights), leased_at__isnull=True))
-                     .order_by("-priority", "due_at", "id").only("id", "item_id", "assignee_id")[:batch])
+                     .order_by("-priority", "due_at", "-uncertainty", "id")
+                     .only("id", "item_id", "assignee_id")[:batch])
         if not units:
             return {"moved": 0, "assigned": 0}
         # Work that stays with its holder (leased, started, rework) counts towards their share.

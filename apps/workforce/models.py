@@ -132,6 +132,10 @@ class WorkItem(TenantOwnedModel):
                                 db_index=False)
     priority = models.IntegerField(default=0)
     due_at = models.DateTimeField(null=True, blank=True)
+    # How unsure a model is of the item, 0 to 1 (an automation pipeline's route node: low confidence, a small margin
+    # between its top two classes, spread among its boxes, two model versions disagreeing). Among units of the same
+    # priority and due date the most uncertain is served first; 0 when no model has looked.
+    uncertainty = models.FloatField(default=0.0, db_default=0.0)
     is_gold = models.BooleanField(default=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     leased_at = models.DateTimeField(null=True, blank=True)
@@ -163,8 +167,8 @@ class WorkItem(TenantOwnedModel):
         ]
         indexes = [
             # The pull queue: queued units of a task in serving order.
-            models.Index(fields=["task", "stage", "-priority", "due_at", "id"], condition=Q(state="queued"),
-                         name="workitem_queue"),
+            models.Index(fields=["task", "stage", "-priority", "due_at", "-uncertainty", "id"],
+                         condition=Q(state="queued"), name="workitem_queue_uncertainty"),
             models.Index(fields=["organization", "task", "state"], name="workitem_org_task_state"),
             models.Index(fields=["lease_expires_at"], condition=Q(state="leased"), name="workitem_lease_expiry"),
             models.Index(fields=["organization", "assignee", "state"], name="workitem_org_assignee"),

@@ -29,10 +29,12 @@ from .agreement import consensus, gold_result, merged
 from .models import ConsensusResult, GoldItem, GoldScore, Qualification, Task, WorkItem
 from .quality_hooks import evidence_recorded
 from .selectors import unit_was_rejected
+from .unit_hooks import unit_submitted
 
 
 def after_submit(*, unit: WorkItem, actor) -> None:
     """Sets the submitted annotate unit's next state and does what follows; inside the submit's transaction."""
+    unit_submitted(unit=unit, actor=actor)  # before the layer is promoted or scored
     task = unit.task
     if unit.is_gold:
         _score_gold(unit=unit, actor=actor)
@@ -82,7 +84,7 @@ def queue_review(unit: WorkItem) -> WorkItem:
         organization_id=unit.organization_id, task_id=unit.task_id, item_id=unit.item_id,
         stage=WorkItem.Stage.REVIEW, slot=unit.slot,
         defaults={"annotator_id": unit.assignee_id, "reviews": unit, "priority": unit.priority + 1,
-                  "due_at": unit.due_at},
+                  "due_at": unit.due_at, "uncertainty": unit.uncertainty},
     )
     if not created:  # re-review after a fix: the same review unit goes back to the queue
         review.state, review.assignee, review.lease_expires_at = WorkItem.State.QUEUED, None, None

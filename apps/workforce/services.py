@@ -449,9 +449,12 @@ def task_items_add(*, org, actor, task: Task, filter: dict) -> int:
     return added
 
 
-def task_items_add_ids(*, org, actor, task: Task, item_ids: list[int]) -> int:
+def task_items_add_ids(*, org, actor, task: Task, item_ids: list[int],
+                       uncertainty: dict[int, float] | None = None) -> int:
     """Adds these items of the task's dataset to the task (an automation pipeline's human_task node); items already in
-    it are left as they are, so adding the same items again adds nothing. Ids of other datasets are ignored."""
+    it are left as they are, so adding the same items again adds nothing. Ids of other datasets are ignored.
+    `uncertainty` (item id -> 0..1, a model's doubt) ranks the items' queued units: the most uncertain is served
+    first among units of equal priority and due date."""
     require_scope(org=org, actor=actor, scope="task.manage")
     items = item_list(dataset=task.dataset).filter(pk__in=list(item_ids))
     with transaction.atomic():
@@ -459,10 +462,23 @@ def task_items_add_ids(*, org, actor, task: Task, item_ids: list[int]) -> int:
         added += WorkItem.objects.for_org(org).filter(
             task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.CANCELLED, is_gold=False,
             item_id__in=items.values("id")).update(state=WorkItem.State.QUEUED, assignee=None)
+        if uncertainty:
+            _units_rank(org=org, task=task, uncertainty=uncertainty)
         audit_record(org=org, actor=actor, action="task.items_added", target=task,
                      metadata={"item_ids": sorted(item_ids)[:1000], "units": added})
         events_.task_changed(task)
     return added
+
+
+def _units_rank(*, org, task: Task, uncertainty: dict[int, float]) -> None:
+    """Sets the model uncertainty of the items' queued annotate units (one UPDATE; values clamped to 0..1)."""
+    from django.db.models import Case, FloatField, Value, When
+
+    ranks = {int(i): min(1.0, max(0.0, float(u))) for i, u in uncertainty.items()}
+    WorkItem.objects.for_org(org).filter(
+        task=task, stage=WorkItem.Stage.ANNOTATE, state=WorkItem.State.QUEUED, is_gold=False,
+        item_id__in=list(ranks)).update(uncertainty=Case(
+            *[When(item_id=i, then=Value(u)) for i, u in ranks.items()], output_field=FloatField()))
 
 
 def task_items_remove(*, org, actor, task: Task, item_ids: list[int]) -> int:

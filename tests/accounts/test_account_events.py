@@ -119,8 +119,41 @@ def test_an_idle_session_is_signed_out_on_the_server_and_audited(org_a, owner_a)
 
     assert response.status_code == 401
     assert "inactivity" in response.json()["detail"]
-    assert "user.idle_logged_out" in actions(org_a)
+    assert "session.idle_logout" in actions(org_a)
+    assert "user.logged_out" not in actions(org_a)
     assert client.get("/api/v1/organization/").status_code in (401, 403)
+
+
+def idle_client(org, user, minutes=15):
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session["current_org_id"] = org.pk
+    session["idle_logoff_minutes"] = minutes
+    session["last_activity"] = time.time() - (minutes + 1) * 60
+    session.save()
+    return client
+
+
+def test_an_idle_page_request_goes_to_the_login_page_saying_why(org_a, owner_a):
+    client = idle_client(org_a, owner_a.user)
+
+    response = client.get("/o/acme/datasets/", follow=True)
+
+    assert response.redirect_chain[0][0].startswith("/accounts/login/")
+    assert "signed out after 15 minutes of inactivity" in response.content.decode()
+    assert actions(org_a).count("session.idle_logout") == 1
+
+
+def test_an_api_token_is_not_a_session_and_is_never_idle_logged_out(org_a, owner_a):
+    from rest_framework.test import APIClient
+
+    _, raw = services.token_create(org=org_a, actor=owner_a.user, name="nightly export")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert client.get("/api/v1/organization/").status_code == 200
+    assert "session.idle_logout" not in actions(org_a)
 
 
 def test_an_active_session_stays_signed_in(org_a, owner_a):

@@ -126,10 +126,10 @@ def test_another_datasets_items_do_not_fire(org_a, owner_a, dataset):
 
 
 @pytest.mark.parametrize(("config", "field", "words"), [
-    ({"kind": "schedule"}, "kind", "Unknown trigger 'schedule'"),
+    ({"kind": "cron_job"}, "kind", "Unknown trigger 'cron_job'"),
     ({"kind": "item_added", "folder": "/a/../b"}, "folder", "may not contain '..'"),
     ({"kind": "item_added", "folder": 7}, "folder", "A folder path"),
-    ({"kind": "manual", "folder": "/a"}, "folder", "Only an item_added trigger"),
+    ({"kind": "manual", "folder": "/a"}, "folder", "Only an item_added, query or schedule trigger"),
 ])
 def test_the_validator_names_a_bad_trigger_setting(org_a, owner_a, dataset, config, field, words):
     graph = watching()

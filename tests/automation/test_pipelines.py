@@ -328,7 +328,8 @@ def test_a_dataset_version_is_made_once_every_item_is_through(org_a, owner_a, da
     run.refresh_from_db()
     made = DatasetVersion.objects.get(dataset=dataset)
     assert run.status == "done"
-    assert run.result["versions"] == [{"node_id": "snapshot", "dataset_version_id": made.pk, "number": 1}]
+    assert run.result["versions"] == [{"node_id": "snapshot", "dataset_version_id": made.pk, "number": 1,
+                                       "scope": "dataset"}]
     assert made.message == "Pre-labelled"
 
 

@@ -49,7 +49,7 @@ def reader(org_a, make_member):
 @pytest.fixture
 def dataset(org_a):
     return DatasetFactory(organization=org_a, name="Faces", classification="personal", retention_days=90,
-                          purpose="Training a face blurring model")
+                          purpose="Training a face blurring model", subject_categories=["customers", "children"])
 
 
 def ids(response) -> list[int]:
@@ -77,6 +77,18 @@ def test_the_api_filters_by_dataset_through_metadata_and_target(org_a, owner_a, 
     audit_record(org=org_a, actor=owner_a.user, action="dataset.created", target=other)
 
     assert ids(api_for(officer).get("/api/v1/audit-events/", {"dataset_id": dataset.pk})) == [viewed.pk, created.pk]
+
+
+def test_the_dataset_column_reads_numbers_and_digit_strings_and_ignores_anything_else(org_a, owner_a, dataset):
+    as_text = audit_record(org=org_a, actor=owner_a.user, action="item.viewed",
+                           metadata={"dataset_id": str(dataset.pk)})
+    odd = audit_record(org=org_a, actor=owner_a.user, action="item.viewed", metadata={"dataset_id": "12; drop"})
+    nested = audit_record(org=org_a, actor=owner_a.user, action="item.viewed", metadata={"dataset_id": {"id": 1}})
+
+    found = dict(AuditEvent.objects.filter(pk__in=[as_text.pk, odd.pk, nested.pk])
+                 .values_list("pk", "metadata_dataset_id"))
+
+    assert found == {as_text.pk: dataset.pk, odd.pk: None, nested.pk: None}
 
 
 def test_the_api_filters_by_exact_ip_and_by_network(org_a, owner_a, officer, api_for):
@@ -411,8 +423,8 @@ def test_the_register_lists_each_dataset_with_region_retention_and_processors(or
     assert [p["name"] for p in body["processors"]] == ["EU storage", "Mail provider"]
     assert body["datasets"] == [{
         "id": dataset.pk, "name": "Faces", "classification": "personal", "classification_label": "Personal data",
-        "purpose": "Training a face blurring model", "region": org_a.region, "retention_days": 90,
-        "processors": ["EU storage", "Mail provider"],
+        "purpose": "Training a face blurring model", "subject_categories": ["customers", "children"],
+        "region": org_a.region, "retention_days": 90, "processors": ["EU storage", "Mail provider"],
     }]
 
 
@@ -427,6 +439,7 @@ def test_the_register_page_shows_the_same_entries(org_a, officer, dataset):
     body = signed_in(officer.user).get("/o/acme/audit/processing-register/").content.decode()
 
     assert "Faces" in body and "Training a face blurring model" in body and "90 days" in body
+    assert "Customers, Children" in body
 
 
 def test_the_register_needs_audit_view(org_a, make_member, api_for):
@@ -453,6 +466,33 @@ def test_a_dataset_purpose_is_set_through_the_api(org_a, owner_a, api_for):
 
     assert created.status_code == 201 and created.json()["purpose"] == "Tumour detection"
     assert patched.json()["purpose"] == "Research"
+
+
+def test_the_categories_of_data_subjects_are_set_through_the_api_from_a_fixed_vocabulary(org_a, owner_a, api_for):
+    client = api_for(owner_a)
+
+    created = client.post("/api/v1/datasets/", {"name": "Scans", "subject_categories": ["patients", "children",
+                                                                                       "patients"]}, format="json")
+    patched = client.patch(f"/api/v1/datasets/{created.json()['id']}/", {"subject_categories": ["employees"]},
+                           format="json")
+    refused = client.patch(f"/api/v1/datasets/{created.json()['id']}/", {"subject_categories": ["aliens"]},
+                           format="json")
+
+    assert created.status_code == 201 and created.json()["subject_categories"] == ["patients", "children"]
+    assert patched.json()["subject_categories"] == ["employees"]
+    assert refused.status_code == 400
+    assert "not a category of data subjects" in refused.json()["errors"]["subject_categories.0"][0]
+
+
+def test_the_categories_of_data_subjects_are_chosen_on_the_new_dataset_form(org_a, owner_a):
+    client = signed_in(owner_a.user)
+
+    response = client.post("/o/acme/datasets/", {"name": "Staff photos", "classification": "personal",
+                                                  "subject_categories": ["employees", "public"]})
+
+    assert response.status_code == 302
+    body = client.get("/o/acme/audit/processing-register/").content.decode()
+    assert "Employees, Members of the public" in body
 
 
 # --- the officer never reads content ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from apps.accounts.models import ApiToken
 from apps.annotations.models import Annotation, AnnotationImportJob, ExportJob, LabelMigrationRun
 from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun
-from apps.compliance.models import AuditEvent, DataSubjectRequest
+from apps.compliance.models import AuditEvent, DataSubjectRequest, TransferBasis
 from apps.compliance.services import audit_record
 from apps.core.api.base import OrgApiView
 from apps.datasets.models import Dataset, DatasetVersion, ImportJob, Item, SavedFilter
@@ -163,6 +163,18 @@ def _gdpr_request(org, owner):
     return gdpr_request_create(org=org, actor=owner.user, kind="access", subject_value="secret-patient-7")
 
 
+def _transfer_basis(org, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.compliance.transfers import transfer_basis_record
+
+    return transfer_basis_record(org=org, actor=owner.user, destination_region="us", basis="scc",
+                                 reference="secret SCC reference", purpose="secret transfer purpose",
+                                 valid_until=timezone.now() + timedelta(days=30))
+
+
 def _work_item(org, owner):
     from apps.workforce.models import WorkItem
 
@@ -183,6 +195,7 @@ OBJECT_MAKERS = {
     ApiToken: lambda org, owner: make_token(owner)[0],
     AuditEvent: lambda org, owner: audit_record(org=org, actor=owner.user, action="test.secret_event"),
     DataSubjectRequest: _gdpr_request,
+    TransferBasis: _transfer_basis,
     Dataset: _dataset,
     Item: _item,
     ImportJob: _import_job,

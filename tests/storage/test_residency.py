@@ -28,7 +28,7 @@ def test_writing_to_another_region_is_refused_and_audited(org_a, region_roots):
         "operation": "write",
         "attempted_region": "us",
         "org_region": "eu",
-        "reason": "write to another region",
+        "reason": "no recorded legal basis for a transfer to that region",
     }
     assert not region_roots["us"].exists() and not Blob.objects.exists()
 

@@ -1,6 +1,8 @@
 """The role-to-scope matrix, proven through the API: for every scope and every role, the call that
 needs the scope succeeds exactly when the matrix says so. A scope without a probe fails here."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -22,6 +24,10 @@ PROBES = {
     "token.manage_all": ("delete", "/api/v1/tokens/{token}/", None),
     "audit.view": ("get", "/api/v1/audit-events/", None),
     "gdpr.manage": ("get", "/api/v1/gdpr-requests/", None),
+    "transfer.manage": ("post", "/api/v1/transfer-bases/",
+                        {"destination_region": "us", "basis": "scc", "reference": "SCC 2021/914 module 2",
+                         "purpose": "Training cluster in the US office reads exports",
+                         "valid_until": (datetime.now(UTC) + timedelta(days=90)).isoformat()}),
     "dataset.view": ("get", "/api/v1/datasets/{dataset}/", None),
     "dataset.create": ("post", "/api/v1/datasets/", {"name": "New"}),
     "dataset.manage": ("patch", "/api/v1/datasets/{dataset}/", {"description": "Changed"}),
@@ -101,3 +107,25 @@ def test_nobody_invites_above_what_their_role_may_grant(granter, role, org_a, ow
 
     allowed = role in GRANTABLE_ROLES[granter] and granter in SCOPES["member.invite"]
     assert response.status_code == (201 if allowed else 403), response.content
+
+
+# Pages that a scope opens (scope -> url template); every other role is refused (403, or 404 where the object is
+# hidden), as the API is above.
+PAGE_PROBES = {
+    "audit.view": "/o/acme/audit/",
+    "gdpr.manage": "/o/acme/compliance/gdpr/",
+    "org.view": "/o/acme/break-glass/",
+    "dataset.view": "/o/acme/datasets/{dataset}/settings/",
+}
+PAGE_CASES = [(scope, role) for scope in PAGE_PROBES for role in Role]
+
+
+@pytest.mark.parametrize("scope,role", PAGE_CASES, ids=[f"{s}-{r.value}" for s, r in PAGE_CASES])
+def test_role_matrix_decides_the_pages(scope, role, org_a, make_member, client):
+    caller = make_member(org_a, role)
+    dataset = DatasetFactory(organization=org_a)
+    client.force_login(caller.user)
+
+    response = client.get(PAGE_PROBES[scope].format(dataset=dataset.pk))
+
+    assert response.status_code == (200 if role in SCOPES[scope] else 403 if "{" not in PAGE_PROBES[scope] else 404)

@@ -22,6 +22,9 @@ class ExportInput(serializers.Serializer):
                                    help_text="Query-language filter choosing the items, as in items/query/.")
     include_revisions = serializers.BooleanField(required=False, default=False,
                                                  help_text="Native format only: every annotation's history.")
+    region = serializers.CharField(required=False, allow_blank=True, default="", max_length=20,
+                                   help_text="Store the file in another region (default: the organisation's); "
+                                             "needs a current transfer basis for that region.")
 
 
 class ExportOutput(serializers.ModelSerializer):
@@ -31,13 +34,14 @@ class ExportOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ["id", "dataset", "format", "filter", "include_revisions", "status", "items_total", "items_done",
-                  "annotations_done", "annotations_skipped", "skipped", "size", "error", "download_url",
-                  "created_by", "created_at", "started_at", "finished_at"]
+        fields = ["id", "dataset", "format", "filter", "include_revisions", "region", "status", "items_total",
+                  "items_done", "annotations_done", "annotations_skipped", "skipped", "size", "error", "download_url",
+                  "created_by", "created_at", "started_at", "finished_at", "withdrawn_at", "withdrawn_reason"]
         read_only_fields = fields
 
     def get_download_url(self, job) -> str | None:
-        return f"/api/v1/exports/{job.pk}/download/" if job.status == ExportJob.Status.DONE else None
+        ready = job.status == ExportJob.Status.DONE and job.withdrawn_at is None
+        return f"/api/v1/exports/{job.pk}/download/" if ready else None
 
 
 class AnnotationImportOutput(serializers.ModelSerializer):

@@ -10,6 +10,7 @@ from apps.core.api.base import OrgApiView
 from apps.core.api.parsers import SafeJSONParser
 from apps.datasets.access import access_item
 from apps.datasets.models import Item
+from apps.datasets.services import item_annotations_read
 
 from .serializers import (
     AnnotationChangeInput,
@@ -64,6 +65,7 @@ class ItemAnnotationsApi(OrgApiView):
         layer = _layer_param(request.query_params.get("layer"))
         item = access_item_annotations(org=request.org, actor=request.user, item_id=pk, layer=layer)
         annotations = selectors.annotation_list(org=request.org, item=item, frame=_frame_param(request), layer=layer)
+        item_annotations_read(org=request.org, actor=request.user, item=item, via="annotations")
         return Response(AnnotationOutput(annotations, many=True).data)
 
     @extend_schema(request=AnnotationInput, parameters=[LAYER], responses={201: AnnotationOutput})
@@ -105,6 +107,7 @@ class ItemAnnotationHistoryApi(OrgApiView):
 
     def get(self, request, pk):
         item = access_item(org=request.org, actor=request.user, item_id=pk, scope="annotation.view")
+        item_annotations_read(org=request.org, actor=request.user, item=item, via="annotation history")
         page = self.paginate_queryset(selectors.item_annotation_history(org=request.org, item=item))
         return self.get_paginated_response(AnnotationRevisionOutput(page, many=True).data)
 
@@ -118,6 +121,7 @@ class AnnotationDetailApi(OrgApiView):
 
     def get(self, request, pk):
         annotation = access_annotation(org=request.org, actor=request.user, annotation_id=pk)
+        item_annotations_read(org=request.org, actor=request.user, item=annotation.item, via="annotation")
         response = Response(AnnotationOutput(annotation).data)
         response["ETag"] = f'"{annotation.version}"'
         return response
@@ -154,5 +158,6 @@ class AnnotationHistoryApi(OrgApiView):
 
     def get(self, request, pk):
         annotation = access_annotation(org=request.org, actor=request.user, annotation_id=pk)
+        item_annotations_read(org=request.org, actor=request.user, item=annotation.item, via="annotation history")
         page = self.paginate_queryset(selectors.annotation_history(org=request.org, annotation_id=annotation.pk))
         return self.get_paginated_response(AnnotationRevisionOutput(page, many=True).data)

@@ -52,19 +52,40 @@ class PreannotateOutput(serializers.Serializer):
 
 class PipelineOutput(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", default=None)
+    webhook_secret_set = serializers.SerializerMethodField(help_text="Whether its webhook nodes have a secret to "
+                                                                     "sign with (never shown after creation).")
 
     class Meta:
         model = Pipeline
-        fields = ["id", "name", "dataset", "graph", "enabled", "created_by", "created_at", "updated_at"]
+        fields = ["id", "name", "dataset", "graph", "enabled", "created_by", "created_at", "updated_at",
+                  "webhook_secret_set", "webhook_secret_rotated_at", "webhook_secret_previous_until"]
         read_only_fields = fields
+
+    def get_webhook_secret_set(self, pipeline) -> bool:
+        return bool(pipeline.webhook_secret_sealed)
 
 
 class PipelineCreatedOutput(PipelineOutput):
-    """The create answer: the only one that shows the secret its webhook nodes sign with."""
+    """The create answer: the only one, with the rotate answer, that shows the secret its webhook nodes sign with."""
+
+    webhook_secret = serializers.CharField(source="webhook_secret_shown", read_only=True)
 
     class Meta(PipelineOutput.Meta):
         fields = [*PipelineOutput.Meta.fields, "webhook_secret"]
         read_only_fields = fields
+
+
+class WebhookSecretRotateInput(serializers.Serializer):
+    secret = serializers.CharField(required=False, trim_whitespace=False, max_length=128,
+                                   help_text="Your own secret (32-128 printable ASCII characters); left out: random.")
+    grace_seconds = serializers.IntegerField(required=False, min_value=0, max_value=7 * 24 * 3600,
+                                             help_text="How long the old secret keeps signing beside the new one "
+                                                       "(default DLSAAS_WEBHOOK_SECRET_GRACE_SECONDS; 0: not at all).")
+
+
+class WebhookSecretRotateOutput(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="Shown once: keep it now.")
+    previous_valid_until = serializers.DateTimeField(allow_null=True)
 
 
 class PipelineInput(serializers.Serializer):
@@ -117,3 +138,39 @@ class PipelineRunDetailOutput(PipelineRunOutput):
 
 class RetryOutput(serializers.Serializer):
     queued = serializers.IntegerField()
+
+
+class AgreementQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text="Outcomes resolved from (inclusive), ISO 8601.")
+    until = serializers.DateTimeField(required=False, help_text="Outcomes resolved before (exclusive), ISO 8601.")
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["until"] <= attrs["since"]:
+            raise serializers.ValidationError({"until": "Must be later than since."})
+        return attrs
+
+
+class AgreementCountsOutput(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Suggestions kept unchanged.")
+    edited = serializers.IntegerField(help_text="Suggestions kept after an edit of shape, label or attributes.")
+    rejected = serializers.IntegerField(help_text="Suggestions deleted (rejected, or deleted once accepted).")
+    missed = serializers.IntegerField(help_text="Shapes people drew that the version suggested nothing for.")
+    resolved = serializers.IntegerField(help_text="accepted + edited + rejected: the base of every rate.")
+    open = serializers.IntegerField(help_text="Current suggestions nobody has resolved yet (in no rate).")
+    label_changed = serializers.IntegerField(help_text="Edited suggestions whose label people changed.")
+    items = serializers.IntegerField(help_text="Items with at least one outcome.")
+
+
+class AgreementOutput(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    model = serializers.IntegerField()
+    number = serializers.IntegerField()
+    since = serializers.DateTimeField(allow_null=True)
+    until = serializers.DateTimeField(allow_null=True)
+    counts = AgreementCountsOutput()
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    edit_rate = serializers.FloatField(allow_null=True)
+    rejection_rate = serializers.FloatField(allow_null=True)
+    mean_iou_edited = serializers.FloatField(allow_null=True, help_text="Mean IoU of suggested vs kept shapes.")
+    precision = serializers.FloatField(allow_null=True, help_text="(accepted + edited) / resolved.")
+    recall = serializers.FloatField(allow_null=True, help_text="(accepted + edited) / (accepted + edited + missed).")

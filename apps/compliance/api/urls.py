@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import gdpr_views, views
+from . import gdpr_views, transfer_views, views
 
 urlpatterns = [
     path("audit-events/", views.AuditEventListApi.as_view(), name="audit-event-list"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("audit-events/signing-key/", views.AuditSigningKeyApi.as_view(), name="audit-signing-key"),
     path("processing-register/", views.ProcessingRegisterApi.as_view(), name="processing-register"),
     path("residency/", views.ResidencyApi.as_view(), name="residency"),
+    path("transfer-bases/", transfer_views.TransferBasisListApi.as_view(), name="transfer-basis-list"),
+    path("transfer-bases/<int:pk>/revoke/", transfer_views.TransferBasisRevokeApi.as_view(),
+         name="transfer-basis-revoke"),
     path("gdpr-requests/", gdpr_views.GdprRequestListApi.as_view(), name="gdpr-request-list"),
     path("gdpr-requests/<int:pk>/", gdpr_views.GdprRequestDetailApi.as_view(), name="gdpr-request-detail"),
     path("gdpr-requests/<int:pk>/verify/", gdpr_views.GdprRequestVerifyApi.as_view(), name="gdpr-request-verify"),

@@ -9,7 +9,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
-from apps.core.errors import ConflictError
+from apps.core.errors import ConflictError, GoneError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 logger = logging.getLogger(__name__)
@@ -25,7 +25,15 @@ class Conflict(exceptions.APIException):
         self.conflicts = conflicts or []
 
 
+class Gone(exceptions.APIException):
+    status_code = 410
+    default_detail = "This was withdrawn."
+    default_code = "gone"
+
+
 def _as_drf(exc):
+    if isinstance(exc, GoneError):
+        return Gone(exc.message)
     if isinstance(exc, ConflictError):
         return Conflict(exc.message, exc.conflicts)
     if isinstance(exc, DjangoValidationError):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.datasets.models import Dataset, DatasetVersion, ImportJob, ImportRowError, Item, SavedFilter
+from apps.datasets.models import Dataset, DatasetVersion, ImportJob, ImportRowError, Item, SavedFilter, SubjectCategory
 from apps.datasets.pagination import MAX_CURSOR_LENGTH
 
 SUBJECT_KEY_PATTERN = r"^[A-Za-z0-9_\-]+$"
@@ -8,11 +8,12 @@ SUBJECT_KEY_PATTERN = r"^[A-Za-z0-9_\-]+$"
 
 class DatasetOutput(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", default=None)
+    subject_categories = serializers.ListField(child=serializers.ChoiceField(choices=SubjectCategory.choices))
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "description", "classification", "retention_days", "purpose", "subject_key",
-                  "legal_hold", "legal_hold_reason", "created_by", "created_at", "updated_at"]
+                  "subject_categories", "legal_hold", "legal_hold_reason", "created_by", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -28,6 +29,12 @@ class DatasetInput(serializers.Serializer):
         error_messages={"invalid": "A metadata key: letters, digits, '_' and '-' only (e.g. patient_id)."},
         help_text="The item metadata key naming the data subject, for GDPR requests (e.g. patient_id); "
                   "blank when the items name no person.")
+    subject_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=SubjectCategory.choices, error_messages={
+            "invalid_choice": f'"{{input}}" is not a category of data subjects; choose from '
+                              f'{", ".join(SubjectCategory.values)}.'}),
+        required=False, max_length=20,
+        help_text="Categories of data subjects the items are about (processing register, GDPR art. 30).")
 
 
 class DatasetPatchInput(DatasetInput):
@@ -126,7 +133,8 @@ class DatasetVersionOutput(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
         fields = ["id", "dataset", "number", "message", "filter", "status", "item_count", "annotation_count",
-                  "sections", "checksum", "error", "created_by", "created_at", "finished_at", "download_url"]
+                  "sections", "checksum", "error", "created_by", "created_at", "finished_at", "download_url",
+                  "withdrawn_at", "withdrawn_reason"]
         read_only_fields = fields
 
     def get_sections(self, version) -> dict:

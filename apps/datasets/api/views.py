@@ -269,7 +269,9 @@ class ItemDetailApi(OrgApiView):
     required_scopes = {"GET": "org.view", "PATCH": "org.view", "DELETE": "org.view"}
 
     def get(self, request, pk):
-        return Response(ItemOutput(access_item(org=request.org, actor=request.user, item_id=pk)).data)
+        item = access_item(org=request.org, actor=request.user, item_id=pk)
+        services.item_metadata_read(org=request.org, actor=request.user, item=item, via="api")
+        return Response(ItemOutput(item).data)
 
     @extend_schema(request=ItemPatchInput, responses=ItemOutput)
     def patch(self, request, pk):
@@ -315,5 +317,6 @@ class ItemThumbnailApi(OrgApiView):
         item = access_item(org=request.org, actor=request.user, item_id=pk)
         if item.thumbnail_id is None:
             return problem_response(404, "This item has no thumbnail (yet): thumbnails are made for images.")
+        services.item_thumbnail_read(org=request.org, actor=request.user, item=item)
         return intake.serve_item_thumbnail(request, item=item)
 

@@ -86,11 +86,28 @@
         var n = Number(control.value);
         node.config[field.name] = isNaN(n) ? control.value : n;
       });
+    } else if (field.kind === "integer") {
+      control = el("input", { type: "number", min: "0", step: "1", inputmode: "numeric" });
+      control.value = value === undefined || value === null ? "" : String(value);
+      control.addEventListener("input", function () {
+        if (control.value.trim() === "") { delete node.config[field.name]; return; }
+        var n = Number(control.value);
+        node.config[field.name] = isNaN(n) ? control.value : n;
+      });
     } else if (field.kind === "labels") {
       control = el("input", { type: "text" });
       control.value = (value || []).join(", ");
       control.addEventListener("input", function () {
         node.config[field.name] = control.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+      });
+    } else if (field.kind === "json") {
+      // A query-language filter: kept as parsed JSON when it parses, else as typed (the server names the problem).
+      control = el("textarea", { rows: "3", spellcheck: "false" });
+      control.value = value === undefined || value === null ? "" : (typeof value === "string" ? value : JSON.stringify(value));
+      control.addEventListener("input", function () {
+        var text = control.value.trim();
+        if (text === "") { delete node.config[field.name]; return; }
+        try { node.config[field.name] = JSON.parse(text); } catch (e) { node.config[field.name] = text; }
       });
     } else {
       control = el("input", { type: "text", maxlength: field.kind === "folder" ? "1000" : "500" });
@@ -100,9 +117,14 @@
     return labelled(field.label, control, path, field.help);
   }
 
+  var WHEN_DEFAULTS = { kind: "manual", scope: "dataset" };  // a setting left out means its default
+
   function shown(field, node) {
     if (!field.when) { return true; }
-    return Object.keys(field.when).every(function (k) { return (node.config[k] || "manual") === field.when[k]; });
+    return Object.keys(field.when).every(function (k) {
+      var want = field.when[k], have = node.config[k] || WHEN_DEFAULTS[k] || "";
+      return Array.isArray(want) ? want.indexOf(have) >= 0 : have === want;
+    });
   }
 
   function renderNode(node, index) {

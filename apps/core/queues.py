@@ -1,4 +1,7 @@
-"""Queues per residency region: an organisation's inference runs only on workers of its own region.
+"""Queues per residency region: an organisation's work (inference above all) runs only on workers of its own region.
+
+Kept in core because the apps that enqueue (automation) and the ones that report where data and work live
+(compliance's residency page) both name them.
 
 A regional queue is `<base>.<region>` (`gpu.eu`, `default.us`); `make gpu-worker REGION=eu` serves `gpu.eu` alone.
 Dramatiq binds an actor to one queue, so each regional actor is registered once per configured region under its
