@@ -45,7 +45,14 @@ def _django(app_url: str) -> None:
     django.setup()
 
 
-def _app_writer_process(app_url: str, org_id: int, threads: int, seconds: float, start_at: float, out) -> None:
+def _wait_for_start(start_at) -> float:
+    """Waits until the parent has set the start time (once every process is set up) and it has come."""
+    while start_at.value == 0 or time.time() < start_at.value:
+        time.sleep(0.001)
+    return start_at.value
+
+
+def _app_writer_process(app_url: str, org_id: int, threads: int, seconds: float, start_at, ready, out) -> None:
     _django(app_url)
     from django.db import connection
 
@@ -57,9 +64,8 @@ def _app_writer_process(app_url: str, org_id: int, threads: int, seconds: float,
     def loop(n: int) -> None:
         try:
             set_state(TenantState(org_id=org_id))  # as a request of the organisation has it
-            while time.time() < start_at:
-                time.sleep(0.001)
-            end = start_at + seconds
+            ready.put(n)
+            end = _wait_for_start(start_at) + seconds
             i = 0
             while time.time() < end:
                 audit_record(org=org_id, actor=None, action="bench.write", target_type="bench.thing",
@@ -72,19 +78,20 @@ def _app_writer_process(app_url: str, org_id: int, threads: int, seconds: float,
     workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
     for w in workers:
         w.start()
+    _wait_for_start(start_at)
+    cpu = time.process_time()
     for w in workers:
         w.join()
-    out.put(sum(counts))
+    out.put((sum(counts), time.process_time() - cpu))
 
 
-def _raw_writer_process(app_url: str, org_id: int, threads: int, seconds: float, start_at: float, out) -> None:
+def _raw_writer_process(app_url: str, org_id: int, threads: int, seconds: float, start_at, ready, out) -> None:
     counts = [0] * threads
 
     def loop(n: int) -> None:
         with psycopg.connect(app_url, autocommit=True) as conn:
-            while time.time() < start_at:
-                time.sleep(0.001)
-            end = start_at + seconds
+            ready.put(n)
+            end = _wait_for_start(start_at) + seconds
             i = 0
             while time.time() < end:
                 conn.execute(
@@ -99,23 +106,30 @@ def _raw_writer_process(app_url: str, org_id: int, threads: int, seconds: float,
     workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
     for w in workers:
         w.start()
+    _wait_for_start(start_at)
+    cpu = time.process_time()
     for w in workers:
         w.join()
-    out.put(sum(counts))
+    out.put((sum(counts), time.process_time() - cpu))
 
 
-def run_writers(target, app_url: str, org_id: int, writers: int, processes: int, seconds: float) -> float:
+def run_writers(target, app_url: str, org_id: int, writers: int, processes: int, seconds: float) -> tuple[float, float]:
+    """Events (rows) per second, and the writer processes' CPU seconds per event."""
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.time() + 8  # every process imported and connected before the clock starts
+    out, ready = ctx.Queue(), ctx.Queue()
+    start_at = ctx.Value("d", 0.0)  # set once every writer has imported and connected (minutes on a loaded box)
     per = [writers // processes + (1 if p < writers % processes else 0) for p in range(processes)]
-    procs = [ctx.Process(target=target, args=(app_url, org_id, n, seconds, start_at, out)) for n in per if n]
+    procs = [ctx.Process(target=target, args=(app_url, org_id, n, seconds, start_at, ready, out)) for n in per if n]
     for p in procs:
         p.start()
-    total = sum(out.get() for _ in procs)
+    for _ in range(sum(per)):
+        ready.get()
+    start_at.value = time.time() + 0.5
+    results = [out.get() for _ in procs]
     for p in procs:
         p.join()
-    return total / seconds
+    total, cpu = sum(n for n, _ in results), sum(c for _, c in results)
+    return total / seconds, cpu / max(total, 1)
 
 
 def copy_events(db_url: str, org_id: int, n: int) -> float:
@@ -177,18 +191,22 @@ def main() -> None:
         with psycopg.connect(app_url, autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_plain_audit (LIKE compliance_auditevent INCLUDING DEFAULTS"
                          " INCLUDING INDEXES INCLUDING IDENTITY)")
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs)")
         print(f"(a) {args.writers} writers over {args.processes} processes, {args.seconds:.0f} s, one event per commit")
-        app_rate = run_writers(_app_writer_process, app_url, org.pk, args.writers, args.processes, args.seconds)
+        writers = (app_url, org.pk, args.writers, args.processes, args.seconds)
+        app_rate, app_cpu = run_writers(_app_writer_process, *writers)
         with system_context():
             waiting = AuditPendingSeal.objects.filter(organization_id=org.pk).count()
-        print(f"    audit_record(): {app_rate:,.0f} events/s written; {waiting:,} waiting for their seal at the end")
+        print(f"    audit_record(): {app_rate:,.0f} events/s written ({app_cpu * 1e6:,.0f} us of writer-process CPU an"
+              f" event, sealing included); {waiting:,} waiting for their seal at the end")
         t = time.perf_counter()
         seal_pending(org.pk)
         report = audit_chain_verify(org_id=org.pk)
         print(f"    sealed the rest in {time.perf_counter() - t:.2f} s; chain ok={report.ok}, "
               f"{report.events_checked:,} events, broken={report.broken}")
-        raw_rate = run_writers(_raw_writer_process, app_url, org.pk, args.writers, args.processes, args.seconds)
-        print(f"(b) bare INSERT, same writers: {raw_rate:,.0f} rows/s;  ratio (a)/(b) = {app_rate / raw_rate:.2f}")
+        raw_rate, raw_cpu = run_writers(_raw_writer_process, *writers)
+        print(f"(b) bare INSERT, same writers: {raw_rate:,.0f} rows/s ({raw_cpu * 1e6:,.0f} us of CPU a row);"
+              f"  ratio (a)/(b) = {app_rate / raw_rate:.2f}")
 
         with system_context():
             have = AuditEvent.objects.filter(organization_id=org.pk).count()

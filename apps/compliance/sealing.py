@@ -17,7 +17,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from apps.tenancy.context import system_context
 
@@ -162,17 +162,31 @@ def _seal_due(org_id: int | None) -> bool:
 
 def schedule_seal(org_id: int | None) -> None:
     """Seals the organisation's pending events once the current transaction commits (at once outside one)."""
-    orgs = getattr(connection, "_audit_chains_to_seal", None)
-    if orgs is not None and any(callback is _seal_scheduled for _, callback, _ in connection.run_on_commit):
+    conn = connections[DEFAULT_DB_ALIAS]
+    if not conn.in_atomic_block and conn.get_autocommit():
+        # Committed already (the hottest case: an event written alone). Most calls end at the debounce check.
+        _seal_now({org_id})
+        return
+    orgs = getattr(conn, "_audit_chains_to_seal", None)
+    if orgs is not None and any(callback is _seal_scheduled for _, callback, _ in conn.run_on_commit):
         orgs.add(org_id)
         return
-    connection._audit_chains_to_seal = {org_id}
-    transaction.on_commit(_seal_scheduled, robust=True)
+    conn._audit_chains_to_seal = {org_id}
+    conn.on_commit(_seal_scheduled, robust=True)
 
 
 def _seal_scheduled() -> None:
-    orgs = getattr(connection, "_audit_chains_to_seal", set())
-    connection._audit_chains_to_seal = None
+    conn = connections[DEFAULT_DB_ALIAS]
+    orgs = getattr(conn, "_audit_chains_to_seal", None) or set()
+    conn._audit_chains_to_seal = None
+    _seal_now(orgs)
+
+
+def _seal_now(orgs) -> None:
     for org_id in orgs:
-        if _seal_due(org_id):
+        if not _seal_due(org_id):
+            continue
+        try:
             seal_pending(org_id, wait=False)
+        except Exception:  # as a robust commit hook: the write stands, the sweep seals it later
+            logger.exception("Sealing the audit chain of %s after commit failed", org_id or "the platform")

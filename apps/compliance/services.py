@@ -7,8 +7,10 @@ import json
 import logging
 import threading
 
+import psycopg
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from apps.core import request_context
 from apps.tenancy.base import org_id_of
@@ -91,9 +93,10 @@ def audit_record(
     # No savepoint of its own: an event that cannot be written fails the caller's whole transaction anyway, and
     # inside a request the savepoint would cost two round trips on every audited write. Outside any transaction
     # the one INSERT (its queueing trigger included) commits by itself on PostgreSQL: no BEGIN and COMMIT either.
-    alone = connection.vendor == "postgresql" and not connection.in_atomic_block
+    conn = connections[DEFAULT_DB_ALIAS]
+    alone = conn.vendor == "postgresql" and not conn.in_atomic_block
     with contextlib.nullcontext() if alone else transaction.atomic(savepoint=False), write_context(org_id):
-        _insert(event)
+        _insert(conn, event)
         schedule_seal(org_id)
     return event
 
@@ -108,20 +111,34 @@ _INSERT_SQL = (
 _JSON_FIELDS = frozenset({"before", "after", "metadata"})
 
 
-def _insert(event: AuditEvent) -> None:
+def _insert(conn, event: AuditEvent) -> None:
     """One INSERT on PostgreSQL, without the model layer's per-save work (the hottest write of the product: every
-    audited action makes one); the ORM elsewhere."""
-    if connection.vendor != "postgresql":
+    audited action makes one); the ORM elsewhere.
+
+    Where nothing watches the queries (no DEBUG or captured queries, no execute wrapper), on a psycopg cursor of the
+    connection's own, parameters bound by the server and the statement prepared once per session (unless
+    AUDIT_PREPARED_INSERT is off): Django's cursor layers cost as much Python as the rest of audit_record, and
+    parsing and planning the INSERT each time as much server time as running it (bench/audit_chain.py)."""
+    if conn.vendor != "postgresql":
         event.save(force_insert=True)
         return
     params = [getattr(event, name) for name in _INSERTED]
     for i, name in enumerate(_INSERTED):
         if name in _JSON_FIELDS and params[i] is not None:
             params[i] = json.dumps(params[i])
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, params)
-        event.pk = cursor.fetchone()[0]
-    event._state.adding, event._state.db = False, connection.alias
+    if conn.queries_logged or conn.execute_wrappers:
+        with conn.cursor() as cursor:
+            cursor.execute(_INSERT_SQL, params)
+            event.pk = cursor.fetchone()[0]
+    else:
+        conn.close_if_health_check_failed()
+        conn.ensure_connection()
+        conn.validate_thread_sharing()
+        conn.validate_no_broken_transaction()
+        with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
+            cursor.execute(_INSERT_SQL, params, prepare=settings.AUDIT_PREPARED_INSERT)
+            event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, conn.alias
 
 
 def audit_denied(*, org, actor, reason: str, target_type: str = "", target_id="", metadata=None) -> AuditEvent:
