@@ -95,13 +95,12 @@ def _resolution(suggested: dict, final: dict) -> dict:
 def on_annotations_changed(*, org, actor, item, layer, changes, at) -> None:
     """The annotations change listener (apps/annotations/change_hooks.py): records what this save did to the
     item's suggestions and refreshes the item's misses."""
-    if layer is not None:
-        return
+    if layer is not None or _replacing.get():
+        return  # a model re-run replacing its suggestions refreshes the misses itself once it is done
     records = list(PreAnnotation.objects.for_org(org).filter(item=item).only("model_version_id", "annotation_ids"))
     if not records:
         return
-    if not _replacing.get():
-        _record_resolutions(org=org, actor=actor, item=item, records=records, changes=changes, at=at)
+    _record_resolutions(org=org, actor=actor, item=item, records=records, changes=changes, at=at)
     misses_refresh(org=org, item=item, records=records, at=at)
 
 
@@ -219,13 +218,19 @@ def _unmatched(candidates: list[dict], pool: list[dict]) -> list[dict]:
 
 def misses_refresh(*, org, item, records=None, at) -> None:
     """Recomputes each version's misses on the item's shared annotations (see the module's docstring)."""
+    annotations = list(Annotation.objects.for_org(org).filter(item=item, layer__isnull=True).values(
+        "id", "type", "label", "attributes", "geometry", "frame", "review_state", "created_by_id"))
+    if all(a["review_state"] == "proposed" for a in annotations):
+        # Nothing people kept, so nothing a model could have missed (a freshly pre-annotated item, the hot path of
+        # a pipeline): only misses recorded before may have to go.
+        SuggestionOutcome.objects.for_org(org).filter(item=item, layer__isnull=True,
+                                                      outcome=Outcome.MISSED).delete()
+        return
     if records is None:
         records = list(PreAnnotation.objects.for_org(org).filter(item=item).only("model_version_id",
                                                                                  "annotation_ids"))
     if not records:
         return
-    annotations = list(Annotation.objects.for_org(org).filter(item=item, layer__isnull=True).values(
-        "id", "type", "label", "attributes", "geometry", "frame", "review_state", "created_by_id"))
     outcomes = list(SuggestionOutcome.objects.for_org(org).filter(item=item, layer__isnull=True).values(
         "id", "model_version_id", "suggestion_id", "annotation_id", "outcome", "suggested"))
     final = [a for a in annotations if a["review_state"] != "proposed"]
