@@ -16,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.compliance.services import audit_record
+from apps.core.errors import ConflictError
+from apps.core.outbox import enqueue
 from apps.tenancy.permissions import has_scope, require_scope
 
-from .models import Pipeline
+from .models import Pipeline, TriggeredItem
 from .pipeline_checks import _model_version, check_dataset_version, check_route
 from .pipeline_preprocess import PREPROCESS_FIELDS, check_preprocess
 from .pipeline_triggers import check_trigger, schedule_refresh
@@ -454,6 +456,26 @@ def pipeline_update(*, org, actor, pipeline: Pipeline, **changes) -> Pipeline:
                          after={"name": pipeline.name, "graph": pipeline.graph, "enabled": pipeline.enabled})
     except IntegrityError:
         raise ValidationError({"name": f"A pipeline named {pipeline.name!r} already exists."}) from None
+    return pipeline
+
+
+def pipeline_take_over(*, org, actor, pipeline: Pipeline) -> Pipeline:
+    """The caller becomes the member the pipeline's triggered runs act as (its author left, or handed it on):
+    the graph is checked with the caller's rights, and items that waited for an author start a run now."""
+    from .tasks import START_TRIGGERED
+
+    require_scope(org=org, actor=actor, scope="model.manage")
+    if pipeline.created_by_id == actor.pk:
+        raise ConflictError("Its triggered runs already act as you.")
+    validate_graph(pipeline.graph, org=org, actor=actor, dataset=pipeline.dataset)
+    with transaction.atomic():
+        before = {"created_by": pipeline.created_by_id}
+        pipeline.created_by, pipeline.updated_at = actor, timezone.now()
+        pipeline.save(update_fields=["created_by", "updated_at"])
+        audit_record(org=org, actor=actor, action="pipeline.taken_over", target=pipeline, before=before,
+                     after={"created_by": actor.pk})
+        if TriggeredItem.objects.for_org(org).filter(pipeline=pipeline, run__isnull=True).exists():
+            enqueue(START_TRIGGERED[org.region], org.pk, pipeline.pk)
     return pipeline
 
 

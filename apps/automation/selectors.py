@@ -1,6 +1,6 @@
 """Reads of the automation app, always starting from for_org."""
 
-from .models import Model, ModelVersion, PreAnnotation
+from .models import Model, ModelVersion, Pipeline, PreAnnotation, TriggeredItem
 
 
 def model_list(*, org):
@@ -157,3 +157,15 @@ def model_versions_agreement(*, org, versions: list[ModelVersion], since=None, u
     return {v.pk: {"model_version": v.pk, "model": v.model_id, "number": v.number,
                    **agreement_figures(grouped.get(v.pk, {}), open_count=open_counts.get(v.pk, 0))}
             for v in versions}
+
+
+def pipeline_author_is_member(pipeline: Pipeline) -> bool:
+    """Whether the member its triggered runs act as still belongs to the organisation (they wait otherwise)."""
+    from apps.datasets.selectors import member_user_get
+
+    return member_user_get(org_id=pipeline.organization_id, user_id=pipeline.created_by_id) is not None
+
+
+def pipeline_items_waiting(pipeline: Pipeline) -> int:
+    """Items a trigger recorded that no run has taken yet."""
+    return TriggeredItem.objects.for_org(pipeline.organization_id).filter(pipeline=pipeline, run__isnull=True).count()

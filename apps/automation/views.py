@@ -18,8 +18,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.errors import ConflictError
 from apps.core.forms import add_service_errors
 from apps.datasets import selectors as dataset_selectors
 from apps.datasets.access import access_dataset
@@ -95,8 +96,23 @@ def pipeline_builder(request, org_slug, pipeline_id):
                  "run": reverse("api:pipeline-run", args=[pipeline.pk]),
                  "monitor": reverse("automation:run", args=[org.slug, 0]).replace("/0/", "/{id}/")},
     }
+    author_is_member = selectors.pipeline_author_is_member(pipeline)
     return render(request, "automation/builder.html",
-                  {"pipeline": pipeline, "runs": runs, "builder": builder, "may_manage": may_manage})
+                  {"pipeline": pipeline, "runs": runs, "builder": builder, "may_manage": may_manage,
+                   "author_is_member": author_is_member,
+                   "items_waiting": 0 if author_is_member else selectors.pipeline_items_waiting(pipeline)})
+
+
+@require_POST
+def pipeline_take_over(request, org_slug, pipeline_id):
+    pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pipeline_id, scope="model.manage")
+    try:
+        pipelines.pipeline_take_over(org=request.org, actor=request.user, pipeline=pipeline)
+    except (ConflictError, ValidationError) as exc:
+        messages.error(request, getattr(exc, "message", None) or "; ".join(exc.messages))
+    else:
+        messages.success(request, "Its triggered runs now act as you; items that waited are starting.")
+    return redirect("automation:builder", org_slug=request.org.slug, pipeline_id=pipeline.pk)
 
 
 @require_GET

@@ -167,3 +167,51 @@ def test_items_unpacked_from_a_zip_import_fire_the_trigger_once_each(org_a, owne
     assert ImportJob.objects.get(pk=job.pk).succeeded == 2
     run = PipelineRun.objects.get()
     assert [TriggeredItem.objects.get(item_id=i).item.name for i in run.trigger["item_ids"]] == ["a.png"]
+
+
+def test_when_the_author_leaves_items_wait_until_a_manager_takes_the_pipeline_over(org_a, owner_a, dataset,
+                                                                                    make_member, api_for):
+    from django.test import Client
+
+    from apps.compliance.models import AuditEvent
+    from apps.tenancy.roles import Role
+    from apps.tenancy.services import membership_remove
+
+    author = make_member(org_a, Role.MANAGER)
+    pipeline = pipeline_create(org=org_a, actor=author.user, name="On arrival", dataset=dataset, graph=watching())
+    membership_remove(org=org_a, actor=owner_a.user, membership=author)
+    upload(org_a, owner_a.user, dataset, ["a", "b"])
+    deliver(start_messages())
+
+    assert not PipelineRun.objects.exists()
+    assert TriggeredItem.objects.filter(pipeline=pipeline, run__isnull=True).count() == 2
+    manager = make_member(org_a, Role.MANAGER)
+    assert api_for(manager).get(f"/api/v1/pipelines/{pipeline.pk}/").json()["author_is_member"] is False
+    client = Client()
+    client.force_login(manager.user)
+    page = client.get(f"/o/{org_a.slug}/pipelines/{pipeline.pk}/").content.decode()
+    assert "2 items wait for someone to take the pipeline over" in page
+
+    answer = api_for(manager).post(f"/api/v1/pipelines/{pipeline.pk}/take-over/")
+    deliver(start_messages()[-1:])
+    drain()
+
+    assert answer.status_code == 200 and answer.json()["created_by"] == manager.user.email
+    run = PipelineRun.objects.get(pipeline=pipeline)
+    assert run.status == PipelineRun.Status.DONE and run.created_by == manager.user
+    assert AuditEvent.objects.filter(action="pipeline.taken_over", target_id=str(pipeline.pk),
+                                     actor_user=manager.user).exists()
+    again = api_for(manager).post(f"/api/v1/pipelines/{pipeline.pk}/take-over/")
+    assert again.status_code == 409
+
+
+def test_an_annotator_cannot_take_a_pipeline_over(org_a, owner_a, dataset, make_member, api_for):
+    from apps.tenancy.roles import Role
+
+    pipeline = pipeline_create(org=org_a, actor=owner_a.user, name="On arrival", dataset=dataset, graph=watching())
+
+    answer = api_for(make_member(org_a, Role.ANNOTATOR)).post(f"/api/v1/pipelines/{pipeline.pk}/take-over/")
+
+    assert answer.status_code in (403, 404)
+    pipeline.refresh_from_db()
+    assert pipeline.created_by == owner_a.user

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.automation.models import Model, ModelVersion, Pipeline, PipelineRun, TaskType
+from apps.automation.selectors import pipeline_author_is_member
 
 
 class ModelOutput(serializers.ModelSerializer):
@@ -54,15 +55,21 @@ class PipelineOutput(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", default=None)
     webhook_secret_set = serializers.SerializerMethodField(help_text="Whether its webhook nodes have a secret to "
                                                                      "sign with (never shown after creation).")
+    author_is_member = serializers.SerializerMethodField(
+        help_text="Whether created_by, the member its triggered runs act as, still belongs to the organisation; "
+                  "while not, triggered items wait until someone takes the pipeline over (.../take-over/).")
 
     class Meta:
         model = Pipeline
-        fields = ["id", "name", "dataset", "graph", "enabled", "created_by", "created_at", "updated_at",
-                  "webhook_secret_set", "webhook_secret_rotated_at", "webhook_secret_previous_until"]
+        fields = ["id", "name", "dataset", "graph", "enabled", "created_by", "author_is_member", "created_at",
+                  "updated_at", "webhook_secret_set", "webhook_secret_rotated_at", "webhook_secret_previous_until"]
         read_only_fields = fields
 
     def get_webhook_secret_set(self, pipeline) -> bool:
         return bool(pipeline.webhook_secret_sealed)
+
+    def get_author_is_member(self, pipeline) -> bool:
+        return pipeline_author_is_member(pipeline)
 
 
 class PipelineCreatedOutput(PipelineOutput):

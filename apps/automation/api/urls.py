@@ -14,6 +14,7 @@ urlpatterns = [
     path("pipelines/", views.PipelineListApi.as_view(), name="pipeline-list"),
     path("pipelines/<int:pk>/", views.PipelineDetailApi.as_view(), name="pipeline-detail"),
     path("pipelines/<int:pk>/validate/", views.PipelineValidateApi.as_view(), name="pipeline-validate"),
+    path("pipelines/<int:pk>/take-over/", views.PipelineTakeOverApi.as_view(), name="pipeline-take-over"),
     path("pipelines/<int:pk>/webhook-secret/rotate/", views.PipelineWebhookSecretRotateApi.as_view(),
          name="pipeline-webhook-secret-rotate"),
     path("pipelines/<int:pk>/run/", views.PipelineRunStartApi.as_view(), name="pipeline-run"),

@@ -183,6 +183,22 @@ class PipelineDetailApi(OrgApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class PipelineTakeOverApi(OrgApiView):
+    """The caller becomes the member the pipeline's triggered runs act as (409 when they already are); items that
+    waited for an author start a run. Audited as pipeline.taken_over."""
+
+    model = Pipeline
+    serializer_class = PipelineOutput
+    pagination_class = None
+    required_scopes = {"POST": "model.manage"}
+
+    @extend_schema(request=None, responses={200: PipelineOutput})
+    def post(self, request, pk):
+        pipeline = access_pipeline(org=request.org, actor=request.user, pipeline_id=pk, scope="model.manage")
+        return Response(PipelineOutput(pipelines.pipeline_take_over(org=request.org, actor=request.user,
+                                                                    pipeline=pipeline)).data)
+
+
 class PipelineWebhookSecretRotateApi(OrgApiView):
     model = Pipeline
     serializer_class = WebhookSecretRotateOutput
