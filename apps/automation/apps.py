@@ -30,6 +30,10 @@ class AutomationConfig(AppConfig):
 
         register_unit_submitted_listener(on_unit_submitted)
 
+        from . import query_facts
+
+        query_facts.register()  # pipeline.run in the item query language
+
         # Workers consume only queues their broker knows: declare every regional queue, so `make worker REGION=eu`
         # listens on default.eu before any actor of that queue exists.
         broker = dramatiq.get_broker()

@@ -54,13 +54,14 @@ def check_route(config, *, org, actor, dataset, path, errors) -> dict:
     return clean
 
 
-DATASET_VERSION_SCOPES = ("dataset", "filter")
+DATASET_VERSION_SCOPES = ("dataset", "run", "filter")
 
 
 def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
     """What the version holds, said in its config: `scope` "dataset" (the default) versions every item of the
-    dataset as it stands when the run finishes, not only the run's items; "filter" versions the items matching
-    `filter` (the query language) then. Made once per run, after every item of the run is through."""
+    dataset as it stands when the run finishes; "run" only the run's items (the `pipeline.run` query fact); "filter"
+    the items matching `filter` (the query language) then. Made once per run, after every item of the run is
+    through."""
     from .pipeline_triggers import _check_query
     from .pipelines import _unknown_keys
 
@@ -76,10 +77,10 @@ def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
     if scope not in DATASET_VERSION_SCOPES:
         errors[f"{path}.scope"] = f"One of {', '.join(DATASET_VERSION_SCOPES)}."
         scope = "dataset"
-    if scope == "dataset":
+    if scope in ("dataset", "run"):
         if config.get("filter") not in (None, {}):
             errors[f"{path}.filter"] = "Only a version of scope 'filter' takes a filter."
-        return {"message": message.strip(), "scope": "dataset"}
+        return {"message": message.strip(), "scope": scope}
     query = _check_query({"query": config.get("filter")}, dataset=dataset, path=path, errors=errors, required=True)
     for key in [k for k in errors if k.startswith(f"{path}.query")]:
         errors[f"{path}.filter" + key.removeprefix(f"{path}.query")] = errors.pop(key)

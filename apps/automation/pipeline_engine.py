@@ -313,8 +313,11 @@ def _make_version(*, org, run: PipelineRun, node: dict) -> dict:
         return {"node_id": node["id"], "error": "The person who started this run no longer exists."}
     try:
         with transaction.atomic():
+            scope = node["config"].get("scope", "dataset")
             version = dataset_version_create(org=org, actor=actor, dataset=run.pipeline.dataset,
-                                             message=node["config"]["message"], filter=node["config"].get("filter"))
+                                             message=node["config"]["message"],
+                                             filter={"pipeline.run": run.pk} if scope == "run"
+                                             else node["config"].get("filter"))
     except PermissionDenied:
         return {"node_id": node["id"], "error": "The person who started this run may not make versions."}
     except ValidationError as exc:

@@ -216,6 +216,7 @@ NODE_TYPES: dict[str, NodeType] = {
         {"name": "message", "label": "Version message", "kind": "text"},
         {"name": "scope", "label": "Version", "kind": "choice",
          "choices": [["dataset", "The whole dataset when the run finishes"],
+                     ["run", "Only the items of the run"],
                      ["filter", "The items matching a filter when the run finishes"]]},
         {"name": "filter", "label": "Filter (query language, JSON)", "kind": "json", "when": {"scope": "filter"}},
     )),

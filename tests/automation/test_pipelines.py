@@ -340,3 +340,34 @@ def test_a_switched_off_pipeline_does_not_run(api_for, owner_a, pipeline, photos
     response = client.post(f"/api/v1/pipelines/{pipeline.pk}/run/", {"item_ids": [photos[0].pk]}, format="json")
 
     assert response.status_code == 400 and "enabled" in response.json()["errors"]
+
+
+def test_a_version_of_scope_run_holds_only_the_runs_items(org_a, owner_a, dataset, version, task, photos):
+    from apps.datasets.models import DatasetVersion
+    from apps.datasets.selectors import item_filter
+
+    graph = graph_for(version, task)
+    graph["nodes"].append({"id": "snapshot", "type": "dataset_version",
+                           "config": {"message": "This run only", "scope": "run"}})
+    graph["edges"].append({"from": "route", "to": "snapshot", "when": "accept"})
+    pipeline = pipeline_create(org=org_a, actor=owner_a.user, name="Run version", dataset=dataset, graph=graph)
+    run = pipeline_engine.pipeline_run_start(org=org_a, actor=owner_a.user, pipeline=pipeline,
+                                             item_ids=[photos[0].pk])
+
+    drain()
+
+    made = DatasetVersion.objects.get(dataset=dataset)
+    assert made.filter == {"pipeline.run": run.pk}
+    assert list(item_filter(dataset=dataset, filter=made.filter).values_list("pk", flat=True)) == [photos[0].pk]
+    assert len(photos) > 1
+
+
+def test_the_pipeline_run_fact_names_a_bad_value(dataset):
+    from django.core.exceptions import ValidationError
+
+    from apps.datasets.selectors import item_filter
+
+    with pytest.raises(ValidationError) as caught:
+        item_filter(dataset=dataset, filter={"pipeline.run": "twelve"})
+
+    assert "filter.pipeline.run" in caught.value.message_dict

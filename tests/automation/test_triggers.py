@@ -240,7 +240,7 @@ def test_a_version_of_scope_filter_holds_the_matching_items(org_a, owner_a, data
 
 
 @pytest.mark.parametrize(("config", "field", "words"), [
-    ({"scope": "run"}, "scope", "One of dataset, filter"),
+    ({"scope": "everything"}, "scope", "One of dataset, run, filter"),
     ({"filter": {"name": "a"}}, "filter", "Only a version of scope 'filter'"),
     ({"scope": "filter"}, "filter", "Required: a filter"),
     ({"scope": "filter", "filter": {"size": {"$gt": "big"}}}, "filter.size.$gt", "expected"),
