@@ -79,14 +79,18 @@ def run_predict(ctx: NodeContext, rows: list[NodeRun]) -> Outcome:
 
 
 def _read_images(items: list, errors: dict) -> tuple[list, list]:
-    from apps.storage.services import blob_read_bytes
+    from apps.storage.services import blobs_read_bytes
 
     from .inference import open_image
 
     kept, images = [], []
+    contents = blobs_read_bytes(org_id=items[0].organization_id, blob_ids=[i.blob_id for i in items]) if items else {}
     for item in items:
         try:
-            images.append(open_image(blob_read_bytes(item.blob)))
+            content = contents[item.blob_id]
+            if isinstance(content, Exception):
+                raise content
+            images.append(open_image(content))
             kept.append(item)
         except Exception as exc:  # an unreadable image fails that item, not the batch
             errors[item.pk] = f"The image could not be read: {exc}"[:500]

@@ -234,3 +234,24 @@ def test_intake_symlink_out_of_the_area_is_not_followed(org_a, org_b, region_roo
         open_intake_object(org=org_a, key="link.bin")
 
     assert raised.value.code == "not_found"
+
+
+
+def test_a_batch_read_gives_each_blobs_bytes_and_each_failure_apart(put, org_a, org_b, django_assert_max_num_queries):
+    from apps.storage.errors import BlobCorrupted, BlobMissing
+    from apps.storage.models import Blob
+    from apps.storage.services import blobs_read_bytes, org_key_rotate
+
+    old = put(b"written under key v1")
+    org_key_rotate(org=org_a, actor=None)
+    new = put(b"written under key v2")
+    tampered = put(b"tampered with")
+    Blob.objects.filter(pk=tampered.pk).update(wrapped_data_key=bytes(old.wrapped_data_key))
+    foreign = put(b"globex", org=org_b)
+
+    with django_assert_max_num_queries(4):
+        contents = blobs_read_bytes(org_id=org_a.pk, blob_ids=[old.pk, new.pk, tampered.pk, foreign.pk])
+
+    assert contents[old.pk] == b"written under key v1" and contents[new.pk] == b"written under key v2"
+    assert isinstance(contents[tampered.pk], BlobCorrupted)
+    assert isinstance(contents[foreign.pk], BlobMissing)  # another organisation's blob is not there at all
