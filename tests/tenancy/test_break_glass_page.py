@@ -184,3 +184,15 @@ def test_an_elevation_opens_the_pages_of_its_role_until_it_ends(annotator):
     after = client.get("/o/acme/compliance/gdpr/").status_code
 
     assert (during, after) == (200, 403)
+
+
+def test_the_navigation_follows_an_elevation_while_it_lasts(org_a, make_member):
+    manager = make_member(org_a, Role.MANAGER)
+    client = signed_in(manager)
+    assert "GDPR requests" not in text(client.get(f"/o/{org_a.slug}/"))
+
+    granted = elevation(manager, role=Role.COMPLIANCE_OFFICER)
+    assert "GDPR requests" in text(client.get(f"/o/{org_a.slug}/"))
+
+    BreakGlass.objects.filter(pk=granted.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert "GDPR requests" not in text(client.get(f"/o/{org_a.slug}/"))
