@@ -295,6 +295,19 @@ class DatasetForm(forms.Form):
     )
 
 
+class DatasetRegisterForm(DatasetForm):
+    """What the processing register says of the dataset (classification, retention, purpose, data subjects), changed
+    on its settings page through dataset_update (audited as dataset.updated)."""
+
+    FIELDS = ("classification", "retention_days", "purpose", "subject_key", "subject_categories")
+
+    def __init__(self, *args, dataset=None, **kwargs):
+        if dataset is not None:
+            kwargs.setdefault("initial", {field: getattr(dataset, field) for field in self.FIELDS})
+        super().__init__(*args, **kwargs)
+        self.fields = {name: field for name, field in self.fields.items() if name in self.FIELDS}
+
+
 class LegalHoldForm(forms.Form):
     """Places a legal hold (with its reason) or lifts it; the service (retention.dataset_legal_hold_set) audits it."""
 

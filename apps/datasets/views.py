@@ -31,6 +31,7 @@ from .forms import (
     BuilderRow,
     BulkForm,
     DatasetForm,
+    DatasetRegisterForm,
     FilesUploadForm,
     ImportForm,
     ItemEditForm,
@@ -501,9 +502,11 @@ def dataset_settings(request, org_slug, dataset_id):
 
     org, actor = request.org, request.user
     dataset = access_dataset(org=org, actor=actor, dataset_id=dataset_id)
-    form = LegalHoldForm(request.POST if request.method == "POST" else None,
+    posted = request.POST.get("section", "hold") if request.method == "POST" else None
+    form = LegalHoldForm(request.POST if posted == "hold" else None,
                          initial={"legal_hold": dataset.legal_hold, "legal_hold_reason": dataset.legal_hold_reason})
-    if request.method == "POST" and form.is_valid():
+    register = DatasetRegisterForm(request.POST if posted == "register" else None, dataset=dataset)
+    if posted == "hold" and form.is_valid():
         try:
             dataset = dataset_legal_hold_set(org=org, actor=actor, dataset=dataset, on=form.cleaned_data["legal_hold"],
                                              reason=form.cleaned_data["legal_hold_reason"])
@@ -513,7 +516,15 @@ def dataset_settings(request, org_slug, dataset_id):
             messages.success(request, f"{dataset.name} is now under legal hold." if dataset.legal_hold
                              else f"The legal hold on {dataset.name} is lifted.")
             return redirect("datasets:settings", org_slug=org.slug, dataset_id=dataset.pk)
+    if posted == "register" and register.is_valid():
+        try:
+            dataset = services.dataset_update(org=org, actor=actor, dataset=dataset, **register.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(register, exc)
+        else:
+            messages.success(request, f"What the processing register says of {dataset.name} was saved.")
+            return redirect("datasets:settings", org_slug=org.slug, dataset_id=dataset.pk)
     return render(request, "datasets/settings.html", {
-        "dataset": dataset, "form": form,
+        "dataset": dataset, "form": form, "register_form": register,
         "may_manage": has_scope(org=org, actor=actor, scope="dataset.manage", obj=dataset),
-    }, status=400 if form.errors else 200)
+    }, status=400 if form.errors or register.errors else 200)

@@ -111,3 +111,23 @@ def test_the_hold_form_needs_its_csrf_token(dataset_a, manager_a):
     assert response.status_code == 403
     dataset_a.refresh_from_db()
     assert not dataset_a.legal_hold
+
+
+def test_a_manager_states_the_register_entry_on_the_settings_page_and_it_is_audited(org_a, dataset_a, manager_a):
+    from apps.compliance.models import AuditEvent
+
+    body = {"section": "register", "classification": "personal", "retention_days": "90",
+            "purpose": "Training the triage model", "subject_key": "patient_id",
+            "subject_categories": ["patients", "children"]}
+    bad = signed_in(manager_a).post(settings_url(dataset_a), {**body, "subject_key": "patient id!"})
+    assert bad.status_code == 400 and "A metadata key" in text(bad)
+
+    done = signed_in(manager_a).post(settings_url(dataset_a), body, follow=True)
+
+    assert "What the processing register says of" in text(done)
+    dataset_a.refresh_from_db()
+    assert (dataset_a.classification, dataset_a.retention_days, dataset_a.subject_key) == ("personal", 90,
+                                                                                          "patient_id")
+    assert dataset_a.subject_categories == ["patients", "children"]
+    event = AuditEvent.objects.get(action="dataset.updated", target_id=str(dataset_a.pk))
+    assert event.after["purpose"] == "Training the triage model"
