@@ -1,5 +1,5 @@
 """Who hears that an item's annotations changed through annotations_change (the studio's saves, the API's single
-and bulk routes, imports).
+and bulk routes, imports) or annotations_replace_many (a model batch's suggestions: called once per item).
 
 Apps that react to a person's changes (automation's suggestion outcomes) register a listener here from their
 AppConfig.ready, so this app never imports them (the same shape as apps/datasets/item_hooks.py).

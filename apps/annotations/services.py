@@ -2,19 +2,23 @@
 
 Every write names the version it read; a stale one raises ConflictError (409) with the current versions, so a
 second editor never silently overwrites the first. Every change appends an AnnotationRevision and the change set
-is one audit event. The studio's autosave, the API's single and bulk routes and imports all come through here.
+is one audit event. The studio's autosave, the API's single and bulk routes and imports all come through here;
+a model batch's suggestions through annotations_replace_many, the same rules for many items at once.
 """
 
+import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
-from apps.compliance.services import audit_denied, audit_record
+from apps.compliance.services import audit_denied, audit_record, audit_record_many
 from apps.core import request_context
 from apps.core.errors import ConflictError
 from apps.core.ids import parse_id
+from apps.datasets.models import Dataset, Item
 from apps.recipes.models import RecipeVersion
 from apps.recipes.selectors import dataset_recipe_version
 
@@ -24,6 +28,7 @@ from .models import Annotation, AnnotationRevision
 from .selectors import SNAPSHOT_FIELDS, snapshot
 from .validation import AnnotationInputError, SpecIndex, validate_annotation
 
+logger = logging.getLogger(__name__)
 MAX_CHANGES_PER_REQUEST = 5_000
 MAX_ANNOTATIONS_PER_ITEM_FRAME = 20_000
 
@@ -86,10 +91,7 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
     `update` and `delete` entries carry `id` and the `version` they read. Errors are keyed
     "create.2.geometry.exterior" (or without the "create.2." prefix when `keyed` is False, for single writes).
     """
-    if not may_use_annotations(org=org, actor=actor, item=item, layer=layer, write=True):
-        audit_denied(org=org, actor=actor, reason="missing scope annotation.change",
-                     metadata={"scope": "annotation.change", "item_id": item.pk, "layer": layer})
-        raise PermissionDenied("Your role does not allow annotation.change.")
+    _require_change(org=org, actor=actor, item=item, layer=layer)
     create, update, delete = list(create or []), list(update or []), list(delete or [])
     if len(create) + len(update) + len(delete) > MAX_CHANGES_PER_REQUEST:
         raise ValidationError({"non_field_errors": f"At most {MAX_CHANGES_PER_REQUEST} changes per request."})
@@ -105,14 +107,8 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
 
     new_rows = []
     for i, raw in enumerate(create):
-        def check_create(raw=raw):
-            if not isinstance(raw, dict):
-                raise AnnotationInputError({"non_field_errors": "An annotation is a JSON object."})
-            version, spec = versions.get(raw.get("recipe_version"))
-            if source_default and "source" not in raw:
-                raw = {**raw, "source": source_default}
-            return version, validate_annotation(raw, item=item, spec=spec)
-        checked = run(f"create.{i}", check_create)
+        checked = run(f"create.{i}", lambda raw=raw: _check_create(raw, item=item, versions=versions,
+                                                                   source_default=source_default))
         if checked:
             new_rows.append(checked)
 
@@ -173,22 +169,13 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
                 changed_rows.append(checked)
         if errors:
             raise ValidationError(errors)
-        existing = Annotation.objects.for_org(org).filter(item=item, layer=layer).count() - sum(
-            1 for kind, *_ in ids.values() if kind == "delete")
-        if existing + len(new_rows) > MAX_ANNOTATIONS_PER_ITEM_FRAME:
-            raise ValidationError({"create": f"An item holds at most {MAX_ANNOTATIONS_PER_ITEM_FRAME} annotations."})
+        _check_room(Annotation.objects.for_org(org).filter(item=item, layer=layer).count() - sum(
+            1 for kind, *_ in ids.values() if kind == "delete"), len(new_rows))
 
-        revisions = []
         before_of = {pk: snapshot(annotation) for pk, annotation in current.items()}
-        for version, clean in new_rows:
-            result.created.append(Annotation(
-                organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id, recipe_version=version,
-                layer=layer, created_by=actor, updated_by=actor, created_at=now, updated_at=now, **clean,
-            ))
+        result.created = _new_annotations(org, actor, item, layer, new_rows, now)
         Annotation.objects.bulk_create(result.created)
-        for annotation in result.created:
-            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.CREATED, actor,
-                                       snapshot(annotation), list(SNAPSHOT_FIELDS), now))
+        revisions = _created_revisions(org, actor, result.created, now)
 
         for annotation, version, before, clean in changed_rows:
             annotation.recipe_version = version
@@ -206,27 +193,155 @@ def annotations_change(*, org, actor, item, create=(), update=(), delete=(), key
                                        now))
             result.updated.append(annotation)
 
-        for pk, (kind, *_rest) in ids.items():
-            if kind != "delete":
-                continue
-            annotation = current[pk]
-            annotation.version += 1
-            revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
-                                       snapshot(annotation), [], now))
-            result.deleted.append(pk)
+        deleted = [current[pk] for pk, (kind, *_rest) in ids.items() if kind == "delete"]
+        revisions += _deletion_revisions(org, deleted, actor, now)
+        result.deleted = [annotation.pk for annotation in deleted]
         if result.deleted:
             Annotation.objects.for_org(org).filter(pk__in=result.deleted).delete()
         AnnotationRevision.objects.bulk_create(revisions)
-        change_hooks.annotations_changed(org=org, actor=actor, item=item, layer=layer, at=now, changes=[
-            (r.annotation_id, None if r.action == AnnotationRevision.Action.CREATED else before_of[r.annotation_id],
-             None if r.action == AnnotationRevision.Action.DELETED else r.data) for r in revisions])
+        _announce_change(org=org, actor=actor, item=item, layer=layer, at=now, revisions=revisions,
+                         before_of=before_of)
         if revisions:
-            audit_record(
-                org=org, actor=actor, action="annotations.changed", target=item,
-                metadata={"dataset_id": item.dataset_id, "layer": layer, "created": [a.pk for a in result.created],
-                          "updated": [a.pk for a, *_ in changed_rows], "deleted": result.deleted},
-            )
+            audit_record(org=org, actor=actor, **_change_event(item, layer, result))
     return result
+
+
+@dataclass
+class Replacement:
+    """One item's part of annotations_replace_many: shared annotations to delete (rows the caller read under
+    select_for_update) and annotations to create (as annotations_change takes them)."""
+    item: object
+    delete: list[Annotation] = field(default_factory=list)
+    create: list[dict] = field(default_factory=list)
+
+
+def annotations_replace_many(*, org, actor, replacements: list[Replacement], drop_invalid: bool = False,
+                             at=None) -> list[ChangeSet]:
+    """annotations_change(item=..., delete=..., create=...) on the shared annotations of many items at once, in a
+    number of queries that does not grow with the items (a model batch's suggestions): the same checks, revisions,
+    change hooks and one "annotations.changed" audit event per item changed. The deletions were read and locked by
+    the caller, so none can be stale. A create invalid for its recipe version fails the call (ValidationError keyed
+    "<item id>.create.<i>.<field>"), or with `drop_invalid` is left out (and logged). One ChangeSet per replacement."""
+    items = [r.item for r in replacements]
+    _load_datasets(org, items)
+    for r in replacements:
+        _require_change(org=org, actor=actor, item=r.item, layer=None)
+        if any(a.item_id != r.item.pk or a.layer is not None for a in r.delete):
+            raise ValueError("Only the item's shared annotations can be deleted with it.")
+        if len(r.create) + len(r.delete) > MAX_CHANGES_PER_REQUEST:
+            raise ValidationError({"non_field_errors": f"At most {MAX_CHANGES_PER_REQUEST} changes per request."})
+    versions: dict[int, _Versions] = {}
+    errors: dict[str, str] = {}
+    rows = []
+    for r in replacements:
+        if r.item.dataset_id not in versions:
+            versions[r.item.dataset_id] = _Versions(org, r.item.dataset)
+        item_versions = versions[r.item.dataset_id]
+        rows.append([])
+        for i, raw in enumerate(r.create):
+            try:
+                rows[-1].append(_check_create(raw, item=r.item, versions=item_versions, source_default=None))
+            except AnnotationInputError as exc:
+                if not drop_invalid:
+                    errors.update(exc.prefixed(f"{r.item.pk}.create.{i}"))
+                logger.info("Left out an annotation to create on item %s: %s", r.item.pk, exc.field_errors)
+    if errors:
+        raise ValidationError(errors)
+
+    now = at or timezone.now()
+    results = [ChangeSet() for _ in replacements]
+    with transaction.atomic(savepoint=False):  # any error fails the whole call: nothing to roll back to inside
+        counts = dict(Annotation.objects.for_org(org).filter(item_id__in=[i.pk for i in items], layer__isnull=True)
+                      .order_by().values("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
+        for r, mine, result in zip(replacements, rows, results, strict=True):
+            _check_room(counts.get(r.item.pk, 0) - len(r.delete), len(mine))
+            result.created = _new_annotations(org, actor, r.item, None, mine, now)
+        Annotation.objects.bulk_create([a for result in results for a in result.created])
+        revisions_of, before_of = [], {}
+        for r, result in zip(replacements, results, strict=True):
+            before_of.update((a.pk, snapshot(a)) for a in r.delete)
+            revisions_of.append(_created_revisions(org, actor, result.created, now)
+                                + _deletion_revisions(org, r.delete, actor, now))
+            result.deleted = [a.pk for a in r.delete]
+        if before_of:
+            Annotation.objects.for_org(org).filter(pk__in=list(before_of)).delete()
+        AnnotationRevision.objects.bulk_create([rev for revisions in revisions_of for rev in revisions])
+        for r, revisions in zip(replacements, revisions_of, strict=True):
+            _announce_change(org=org, actor=actor, item=r.item, layer=None, at=now, revisions=revisions,
+                             before_of=before_of)
+        audit_record_many(org=org, actor=actor, events=[
+            _change_event(r.item, None, result)
+            for r, result, revisions in zip(replacements, results, revisions_of, strict=True) if revisions])
+    return results
+
+
+def _load_datasets(org, items) -> None:
+    """Each item's dataset (its permissions are checked on it) read once for all, where not read already."""
+    field_ = Item._meta.get_field("dataset")
+    missing = {item.dataset_id for item in items if not field_.is_cached(item)}
+    if not missing:
+        return
+    datasets = {d.pk: d for d in Dataset.objects.for_org(org).filter(pk__in=missing)}
+    for item in items:
+        if not field_.is_cached(item):
+            item.dataset = datasets[item.dataset_id]
+
+
+def _require_change(*, org, actor, item, layer) -> None:
+    if not may_use_annotations(org=org, actor=actor, item=item, layer=layer, write=True):
+        audit_denied(org=org, actor=actor, reason="missing scope annotation.change",
+                     metadata={"scope": "annotation.change", "item_id": item.pk, "layer": layer})
+        raise PermissionDenied("Your role does not allow annotation.change.")
+
+
+def _check_create(raw, *, item, versions: _Versions, source_default: str | None) -> tuple[RecipeVersion, dict]:
+    """One annotation to create, checked against its recipe version: (the version, the clean fields to store)."""
+    if not isinstance(raw, dict):
+        raise AnnotationInputError({"non_field_errors": "An annotation is a JSON object."})
+    version, spec = versions.get(raw.get("recipe_version"))
+    if source_default and "source" not in raw:
+        raw = {**raw, "source": source_default}
+    return version, validate_annotation(raw, item=item, spec=spec)
+
+
+def _check_room(existing: int, created: int) -> None:
+    if existing + created > MAX_ANNOTATIONS_PER_ITEM_FRAME:
+        raise ValidationError({"create": f"An item holds at most {MAX_ANNOTATIONS_PER_ITEM_FRAME} annotations."})
+
+
+def _new_annotations(org, actor, item, layer, rows: list[tuple[RecipeVersion, dict]], now) -> list[Annotation]:
+    return [Annotation(organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id, recipe_version=version,
+                       layer=layer, created_by=actor, updated_by=actor, created_at=now, updated_at=now, **clean)
+            for version, clean in rows]
+
+
+def _created_revisions(org, actor, created: list[Annotation], now) -> list[AnnotationRevision]:
+    return [_revision(org.pk, annotation, AnnotationRevision.Action.CREATED, actor, snapshot(annotation),
+                      list(SNAPSHOT_FIELDS), now) for annotation in created]
+
+
+def _deletion_revisions(org, annotations: list[Annotation], actor, now) -> list[AnnotationRevision]:
+    """The deletion revisions of these (locked) annotations, each a version past the one deleted."""
+    revisions = []
+    for annotation in annotations:
+        annotation.version += 1
+        revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
+                                   snapshot(annotation), [], now))
+    return revisions
+
+
+def _announce_change(*, org, actor, item, layer, at, revisions, before_of: dict) -> None:
+    change_hooks.annotations_changed(org=org, actor=actor, item=item, layer=layer, at=at, changes=[
+        (r.annotation_id, None if r.action == AnnotationRevision.Action.CREATED else before_of[r.annotation_id],
+         None if r.action == AnnotationRevision.Action.DELETED else r.data) for r in revisions])
+
+
+def _change_event(item, layer, result: ChangeSet) -> dict:
+    """The audit event of one item's change set (audit_record's arguments but org and actor)."""
+    return {"action": "annotations.changed", "target": item,
+            "metadata": {"dataset_id": item.dataset_id, "layer": layer, "created": [a.pk for a in result.created],
+                         "updated": [a.pk for a in result.updated],
+                         "deleted": result.deleted}}
 
 
 def annotation_update(*, org, actor, annotation: Annotation, changes: dict) -> Annotation:
@@ -267,11 +382,7 @@ def annotations_promote_layer(*, org, actor, item, layer: int, reason: str) -> i
 
 def _delete_with_revisions(org, annotations: list[Annotation], actor, now) -> list[AnnotationRevision]:
     """Deletes the (locked) annotations and returns their deletion revisions, for the caller to save."""
-    revisions = []
-    for annotation in annotations:
-        annotation.version += 1
-        revisions.append(_revision(org.pk, annotation, AnnotationRevision.Action.DELETED, actor,
-                                   snapshot(annotation), [], now))
+    revisions = _deletion_revisions(org, annotations, actor, now)
     Annotation.objects.for_org(org).filter(pk__in=[a.pk for a in annotations]).delete()
     return revisions
 
@@ -304,13 +415,9 @@ def annotations_promote_merged(*, org, actor, item, annotations: list[dict], rec
         shared = list(Annotation.objects.for_org(org).select_for_update().filter(item=item, layer__isnull=True)
                       .exclude(review_state="proposed"))
         revisions = _delete_with_revisions(org, shared, actor, now)
-        created = Annotation.objects.bulk_create([
-            Annotation(organization_id=org.pk, item_id=item.pk, dataset_id=item.dataset_id,
-                       recipe_version=recipe_version, layer=None, created_by=actor, updated_by=actor,
-                       created_at=now, updated_at=now, **fields)
-            for fields in clean])
-        revisions += [_revision(org.pk, annotation, AnnotationRevision.Action.CREATED, actor, snapshot(annotation),
-                                list(SNAPSHOT_FIELDS), now) for annotation in created]
+        created = Annotation.objects.bulk_create(
+            _new_annotations(org, actor, item, None, [(recipe_version, fields) for fields in clean], now))
+        revisions += _created_revisions(org, actor, created, now)
         AnnotationRevision.objects.bulk_create(revisions)
         audit_record(org=org, actor=actor, action="annotations.merged", target=item,
                      metadata={"dataset_id": item.dataset_id, "reason": reason,

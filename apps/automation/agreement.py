@@ -32,7 +32,7 @@ it apart would trust the page's word); a layer shape matching no suggestion is a
 is not trusted either: only geometry and labels decide. A unit submitted again (after a review sent it back) has
 its outcomes recomputed.
 
-A re-run of the model replacing its open suggestions (preannotation_replace) is not a person's decision and records
+A re-run of the model replacing its open suggestions (preannotations_replace) is not a person's decision and records
 nothing but the misses it changes.
 """
 
@@ -218,24 +218,50 @@ def _unmatched(candidates: list[dict], pool: list[dict]) -> list[dict]:
 
 def misses_refresh(*, org, item, records=None, at) -> None:
     """Recomputes each version's misses on the item's shared annotations (see the module's docstring)."""
-    annotations = list(Annotation.objects.for_org(org).filter(item=item, layer__isnull=True).values(
-        "id", "type", "label", "attributes", "geometry", "frame", "review_state", "created_by_id"))
-    if all(a["review_state"] == "proposed" for a in annotations):
-        # Nothing people kept, so nothing a model could have missed (a freshly pre-annotated item, the hot path of
-        # a pipeline): only misses recorded before may have to go.
-        SuggestionOutcome.objects.for_org(org).filter(item=item, layer__isnull=True,
+    misses_refresh_many(org=org, items=[item], records_of=None if records is None else {item.pk: records}, at=at)
+
+
+def misses_refresh_many(*, org, items, records_of: dict | None = None, at) -> None:
+    """misses_refresh over several items, in a number of queries that does not grow with them. `records_of` (the
+    items' PreAnnotation rows by item id) is read when not given."""
+    by_item = {item.pk: [] for item in items}
+    for row in Annotation.objects.for_org(org).filter(item_id__in=list(by_item), layer__isnull=True).values(
+            "id", "item_id", "type", "label", "attributes", "geometry", "frame", "review_state", "created_by_id"):
+        by_item[row["item_id"]].append(row)
+    # An item with nothing people kept has nothing a model could have missed (a freshly pre-annotated item, the hot
+    # path of a pipeline): only misses recorded before may have to go.
+    idle = [pk for pk, annotations in by_item.items() if all(a["review_state"] == "proposed" for a in annotations)]
+    if idle:
+        SuggestionOutcome.objects.for_org(org).filter(item_id__in=idle, layer__isnull=True,
                                                       outcome=Outcome.MISSED).delete()
+    busy = [pk for pk in by_item if pk not in set(idle)]
+    if not busy:
         return
-    if records is None:
-        records = list(PreAnnotation.objects.for_org(org).filter(item=item).only("model_version_id",
-                                                                                 "annotation_ids"))
-    if not records:
-        return
-    outcomes = list(SuggestionOutcome.objects.for_org(org).filter(item=item, layer__isnull=True).values(
-        "id", "model_version_id", "suggestion_id", "annotation_id", "outcome", "suggested"))
+    if records_of is None:
+        records_of = defaultdict(list)
+        for record in PreAnnotation.objects.for_org(org).filter(item_id__in=busy).only(
+                "item_id", "model_version_id", "annotation_ids"):
+            records_of[record.item_id].append(record)
+    outcomes_of = defaultdict(list)
+    for row in SuggestionOutcome.objects.for_org(org).filter(item_id__in=busy, layer__isnull=True).values(
+            "id", "item_id", "model_version_id", "suggestion_id", "annotation_id", "outcome", "suggested"):
+        outcomes_of[row["item_id"]].append(row)
+    creates, stale = [], []
+    for pk in busy:
+        if records_of.get(pk):
+            _item_misses(org=org, item_id=pk, annotations=by_item[pk], records=records_of[pk],
+                         outcomes=outcomes_of[pk], at=at, creates=creates, stale=stale)
+    if stale:
+        SuggestionOutcome.objects.for_org(org).filter(pk__in=stale).delete()
+    if creates:
+        SuggestionOutcome.objects.bulk_create(creates, ignore_conflicts=True)
+
+
+def _item_misses(*, org, item_id, annotations, records, outcomes, at, creates: list, stale: list) -> None:
+    """One item's misses: adds the rows to create to `creates` and the ids of those no longer missed to `stale`."""
     final = [a for a in annotations if a["review_state"] != "proposed"]
     current = {a["id"]: a for a in annotations}
-    creates, keep = [], set()
+    keep = set()
     existing = {(o["model_version_id"], o["annotation_id"]): o["id"] for o in outcomes
                 if o["outcome"] == Outcome.MISSED}
     for record in records:
@@ -252,14 +278,10 @@ def misses_refresh(*, org, item, records=None, at) -> None:
                 keep.add(existing[key])
                 continue
             creates.append(SuggestionOutcome(
-                organization_id=org.pk, model_version_id=version, item_id=item.pk, layer=None,
+                organization_id=org.pk, model_version_id=version, item_id=item_id, layer=None,
                 annotation_id=missed["id"], outcome=Outcome.MISSED, final=_content(missed),
                 actor_id=missed["created_by_id"], resolved_at=at, updated_at=at))
-    stale = [pk for pk in existing.values() if pk not in keep]
-    if stale:
-        SuggestionOutcome.objects.for_org(org).filter(pk__in=stale).delete()
-    if creates:
-        SuggestionOutcome.objects.bulk_create(creates, ignore_conflicts=True)
+    stale += [pk for pk in existing.values() if pk not in keep]
 
 
 def _pairs(final: list[dict], suggestions: list[dict]) -> tuple[list[tuple[int, int]], list[int], list[int]]:

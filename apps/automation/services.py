@@ -8,9 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.annotations.geometry import GeometryError, normalise_geometry
 from apps.annotations.models import Annotation
-from apps.annotations.services import annotations_change
+from apps.annotations.services import Replacement, annotations_replace_many
 from apps.compliance.services import audit_record, audit_record_committed
 from apps.datasets.models import Item
 from apps.recipes.spec import label_map as recipe_labels
@@ -18,7 +17,7 @@ from apps.storage.services import blob_delete, blob_put
 from apps.tenancy.permissions import has_scope, require_scope
 
 from . import registry
-from .agreement import misses_refresh, suggestions_replacing
+from .agreement import misses_refresh_many, suggestions_replacing
 from .models import Model, ModelVersion, PreAnnotation, TaskType
 from .runtime import SpecError, parse_decoder, parse_input_spec, parse_label_map
 from .runtime.spec import annotation_type
@@ -200,56 +199,68 @@ def preannotate_request(*, org, actor, model_version: ModelVersion, item_ids) ->
     return len(ids)
 
 
-def _suggestions(annotations: list[dict], model_version: ModelVersion, item: Item) -> list[dict]:
-    """The decoder's dicts as annotation input: pinned to the version's recipe version; a shape the annotation
-    rules refuse (a self-touching outline traced from a mask, say) is dropped rather than failing the item."""
-    out = []
-    for annotation in annotations:
-        try:
-            normalise_geometry(annotation["type"], annotation.get("geometry"), width=item.width, height=item.height)
-        except GeometryError as exc:
-            logger.info("Dropped a %s suggestion on item %s: %s", annotation["type"], item.pk, exc.message)
-            continue
-        clean = {k: v for k, v in annotation.items() if k != "model_version"}
-        clean["recipe_version"] = model_version.recipe_version_id
-        out.append(clean)
-    return out
+def _suggestions(annotations: list[dict], model_version: ModelVersion) -> list[dict]:
+    """The decoder's dicts as annotation input, pinned to the version's recipe version (a shape the annotation rules
+    refuse, a self-touching outline traced from a mask say, is left out by annotations_replace_many)."""
+    return [{**{k: v for k, v in annotation.items() if k != "model_version"},
+             "recipe_version": model_version.recipe_version_id} for annotation in annotations]
 
 
 def preannotation_replace(*, org, actor, item: Item, model_version: ModelVersion, annotations: list[dict],
                           provider: str = "") -> PreAnnotation:
-    """Replaces this model version's unaccepted suggestions on the item with `annotations`, in one transaction
-    keyed by (item, model version): running it again leaves one set of suggestions, never two. Suggestions a person
-    accepted (or changed) since are no longer this run's to replace and stay."""
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record, _ = PreAnnotation.objects.for_org(org).select_for_update().get_or_create(
-                    item=item, model_version=model_version, defaults={"organization_id": org.pk})
-        except IntegrityError:  # a concurrent first run created it: wait for its lock
-            record = PreAnnotation.objects.for_org(org).select_for_update().get(item=item, model_version=model_version)
-        previous = list(Annotation.objects.for_org(org).filter(
-            item=item, layer__isnull=True, pk__in=record.annotation_ids, source="model", review_state="proposed",
-        ).values("id", "version"))
-        with suggestions_replacing():
-            changes = annotations_change(org=org, actor=actor, item=item, delete=previous,
-                                         create=_suggestions(annotations, model_version, item))
-        record.annotation_ids = [a.pk for a in changes.created]
-        record.provider = provider[:64]
-        record.runs += 1
-        record.updated_at = timezone.now()
-        record.save(update_fields=["annotation_ids", "provider", "runs", "updated_at"])
-        misses_refresh(org=org, item=item, at=record.updated_at)
-    return record
+    """preannotations_replace for one item."""
+    return preannotations_replace(org=org, actor=actor, model_version=model_version, results=[(item, annotations)],
+                                  provider=provider)[0]
 
 
 def preannotations_replace(*, org, actor, model_version: ModelVersion, results, provider: str = "") \
         -> list[PreAnnotation]:
-    """preannotation_replace over a batch of (item, annotations) in one transaction: one commit (and one sealing of
-    the audit chain) per batch rather than per item, and all or nothing, so a killed worker leaves no half batch."""
+    """Replaces this model version's unaccepted suggestions on each item of a batch of (item, annotations) with its
+    annotations, keyed by (item, model version): running it again leaves one set of suggestions, never two.
+    Suggestions a person accepted (or changed) since are no longer a run's to replace and stay; a suggestion the
+    item's rules refuse is left out rather than failing the batch. One transaction (one commit and one sealing of
+    the audit chain) and a number of queries that does not grow with the batch; all or nothing, so a killed worker
+    leaves no half batch. Returns the items' PreAnnotation rows, in the order given."""
+    results = list(results)
+    if not results:
+        return []
+    items = [item for item, _annotations in results]
+    if len({item.pk for item in items}) != len(items):
+        raise ValueError("An item is named twice in one pre-annotation batch.")
+    now = timezone.now()
     with transaction.atomic():
-        return [preannotation_replace(org=org, actor=actor, item=item, model_version=model_version,
-                                      annotations=annotations, provider=provider) for item, annotations in results]
+        records = _preannotations_locked(org=org, model_version=model_version, items=items)
+        previous = {item.pk: [] for item in items}
+        named = {pk: record.item_id for record in records.values() for pk in record.annotation_ids}
+        for annotation in Annotation.objects.for_org(org).select_for_update().filter(
+                item_id__in=list(previous), layer__isnull=True, pk__in=list(named), source="model",
+                review_state="proposed").order_by("id"):
+            if named[annotation.pk] == annotation.item_id:
+                previous[annotation.item_id].append(annotation)
+        with suggestions_replacing():
+            changes = annotations_replace_many(org=org, actor=actor, at=now, drop_invalid=True, replacements=[
+                Replacement(item=item, delete=previous[item.pk], create=_suggestions(annotations, model_version))
+                for item, annotations in results])
+        for item, change in zip(items, changes, strict=True):
+            record = records[item.pk]
+            record.annotation_ids = [a.pk for a in change.created]
+            record.provider = provider[:64]
+            record.runs += 1
+            record.updated_at = now
+        PreAnnotation.objects.bulk_update(list(records.values()), ["annotation_ids", "provider", "runs",
+                                                                   "updated_at"])
+        misses_refresh_many(org=org, items=items, at=now)
+    return [records[item.pk] for item in items]
+
+
+def _preannotations_locked(*, org, model_version: ModelVersion, items) -> dict[int, PreAnnotation]:
+    """The (item, model version) rows of these items, created where missing, locked for this transaction: in item
+    order, so two batches sharing items wait for each other rather than deadlock."""
+    ids = sorted(item.pk for item in items)
+    PreAnnotation.objects.bulk_create([PreAnnotation(organization_id=org.pk, item_id=pk, model_version=model_version)
+                                       for pk in ids], ignore_conflicts=True)
+    return {record.item_id: record for record in PreAnnotation.objects.for_org(org).select_for_update().filter(
+        model_version=model_version, item_id__in=ids).order_by("item_id")}
 
 
 def preannotate_items(*, org, actor, model_version: ModelVersion, item_ids, predictor=None) -> dict:
@@ -277,11 +288,9 @@ def preannotate_items(*, org, actor, model_version: ModelVersion, item_ids, pred
             logger.warning("Pre-annotation skipped item %s: %s", item.pk, exc)
             skipped.append(item.pk)
     results = predictor.predict(images) if images else []
-    written = 0
-    for item, annotations in zip(kept, results, strict=True):
-        preannotation_replace(org=org, actor=actor, item=item, model_version=model_version, annotations=annotations,
-                              provider=predictor.provider)
-        written += len(annotations)
+    preannotations_replace(org=org, actor=actor, model_version=model_version, provider=predictor.provider,
+                           results=list(zip(kept, results, strict=True)))
+    written = sum(len(annotations) for annotations in results)
     audit_record(org=org, actor=actor, action="model.preannotated", target=model_version,
                  metadata={"items": [i.pk for i in kept], "skipped": skipped, "annotations": written,
                            "provider": predictor.provider})
