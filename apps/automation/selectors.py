@@ -1,5 +1,7 @@
 """Reads of the automation app, always starting from for_org."""
 
+from django.db.models import Exists, OuterRef
+
 from .models import Model, ModelVersion, Pipeline, PreAnnotation, TriggeredItem
 
 
@@ -26,9 +28,13 @@ def preannotation_list(*, org, model_version: ModelVersion):
 
 
 def pipeline_list(*, org):
-    from .models import Pipeline
+    """The organisation's pipelines, each with `author_member`: whether the member its triggered runs act as still
+    belongs to the organisation (in the same query, for lists)."""
+    from apps.tenancy.models import Membership
 
-    return Pipeline.objects.for_org(org).select_related("created_by").order_by("name", "id")
+    author = Membership.objects.for_org(org).filter(user_id=OuterRef("created_by_id"))
+    return (Pipeline.objects.for_org(org).select_related("created_by").annotate(author_member=Exists(author))
+            .order_by("name", "id"))
 
 
 def pipeline_run_list(*, pipeline):
@@ -160,9 +166,12 @@ def model_versions_agreement(*, org, versions: list[ModelVersion], since=None, u
 
 
 def pipeline_author_is_member(pipeline: Pipeline) -> bool:
-    """Whether the member its triggered runs act as still belongs to the organisation (they wait otherwise)."""
+    """Whether the member its triggered runs act as still belongs to the organisation (they wait otherwise); read
+    from pipeline_list's annotation where the pipeline came from it."""
     from apps.datasets.selectors import member_user_get
 
+    if hasattr(pipeline, "author_member"):
+        return pipeline.author_member
     return member_user_get(org_id=pipeline.organization_id, user_id=pipeline.created_by_id) is not None
 
 

@@ -187,6 +187,8 @@ def test_when_the_author_leaves_items_wait_until_a_manager_takes_the_pipeline_ov
     assert TriggeredItem.objects.filter(pipeline=pipeline, run__isnull=True).count() == 2
     manager = make_member(org_a, Role.MANAGER)
     assert api_for(manager).get(f"/api/v1/pipelines/{pipeline.pk}/").json()["author_is_member"] is False
+    assert [(p["id"], p["author_is_member"]) for p in api_for(manager).get("/api/v1/pipelines/").json()["results"]] \
+        == [(pipeline.pk, False)]
     client = Client()
     client.force_login(manager.user)
     page = client.get(f"/o/{org_a.slug}/pipelines/{pipeline.pk}/").content.decode()
@@ -197,6 +199,7 @@ def test_when_the_author_leaves_items_wait_until_a_manager_takes_the_pipeline_ov
     drain()
 
     assert answer.status_code == 200 and answer.json()["created_by"] == manager.user.email
+    assert api_for(manager).get("/api/v1/pipelines/").json()["results"][0]["author_is_member"] is True
     run = PipelineRun.objects.get(pipeline=pipeline)
     assert run.status == PipelineRun.Status.DONE and run.created_by == manager.user
     assert AuditEvent.objects.filter(action="pipeline.taken_over", target_id=str(pipeline.pk),
