@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import version_views, views
 
 app_name = "datasets"
 urlpatterns = [
@@ -13,7 +13,7 @@ urlpatterns = [
          name="saved_filter_create"),
     path("o/<slug:org_slug>/saved-filters/<int:saved_filter_id>/delete/", views.saved_filter_delete,
          name="saved_filter_delete"),
-    path("o/<slug:org_slug>/datasets/<int:dataset_id>/versions/", views.dataset_versions, name="versions"),
+    path("o/<slug:org_slug>/datasets/<int:dataset_id>/versions/", version_views.dataset_versions, name="versions"),
     path("o/<slug:org_slug>/datasets/<int:dataset_id>/settings/", views.dataset_settings, name="settings"),
     path("o/<slug:org_slug>/imports/<int:job_id>/errors/", views.import_errors, name="import_errors"),
     path("o/<slug:org_slug>/items/<int:item_id>/", views.item_detail, name="item"),

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.forms import add_service_errors
+from apps.core.forms import add_service_errors, error_sentences
 from apps.core.ids import parse_id
 from apps.tenancy.permissions import actor_role, has_scope, require_scope
 from apps.tenancy.roles import role_has_scope
@@ -47,13 +47,6 @@ BROWSER_PAGE_SIZE = 60
 DATASETS_PER_PAGE = 50
 ROW_ERRORS_PER_PAGE = 100
 RECENT_IMPORTS = 10
-
-
-def _words(exc: ValidationError) -> list[str]:
-    """A ValidationError as sentences; a query error keeps the path it names (`filter.size.$gt: ...`)."""
-    if hasattr(exc, "error_dict"):
-        return [f"{path}: {message}" for path, errors in exc.message_dict.items() for message in errors]
-    return list(exc.messages)
 
 
 def _items(count: int) -> str:
@@ -127,7 +120,7 @@ def _browser_context(request, dataset, query: BrowserQuery) -> dict:
             result = selectors.item_query(dataset=dataset, filter=query.effective_filter, sort=query.sort,
                                           page_size=BROWSER_PAGE_SIZE, cursor=query.cursor)
         except ValidationError as exc:
-            errors = _words(exc)
+            errors = error_sentences(exc)
     items = result.items if result else []
     services.items_listed(org=org, actor=actor, dataset=dataset, item_ids=[item.pk for item in items])
     path = reverse("datasets:browser", args=[org.slug, dataset.pk])
@@ -237,7 +230,7 @@ def items_bulk(request, org_slug, dataset_id):
                     else f"given the metadata key {next(iter(data['set_metadata']))}")
             messages.success(request, f"{_items(count).capitalize()} {done}.")
     except ValidationError as exc:
-        for text in _words(exc):
+        for text in error_sentences(exc):
             messages.error(request, text)
     return _back_to_browser(request, dataset, back)
 
@@ -252,7 +245,7 @@ def saved_filter_create(request, org_slug, dataset_id):
         try:
             saved = services.saved_filter_create(org=org, actor=actor, dataset=dataset, **form.cleaned_data)
         except ValidationError as exc:
-            for text in _words(exc):
+            for text in error_sentences(exc):
                 messages.error(request, f"The filter was not saved: {text}")
         else:
             messages.success(request, f"The filter {saved.name} was saved.")
@@ -411,87 +404,6 @@ def item_delete(request, org_slug, item_id):
             return redirect("datasets:browser", org_slug=request.org.slug, dataset_id=item.dataset_id)
     return render(request, "datasets/item_delete.html", {"item": item, "dataset": item.dataset, "error": error},
                   status=400 if error else 200)
-
-
-# --- Versions ----------------------------------------------------------------------------------
-
-VERSIONS_PER_PAGE = 50
-
-
-def _version_diff(request, dataset, errors: list[str]):
-    """The diff the page shows: ?diff=<version> against ?against=<version>, or against the previous ready one."""
-    from apps.core.errors import ConflictError
-
-    from . import version_services
-
-    org, actor = request.org, request.user
-    version = version_services.access_dataset_version(org=org, actor=actor, version_id=request.GET["diff"])
-    if version.dataset_id != dataset.pk:
-        raise Http404("No such version of this dataset.")
-    if request.GET.get("against"):
-        against = version_services.access_dataset_version(org=org, actor=actor, version_id=request.GET["against"])
-    else:
-        against = version_services.dataset_version_previous(version=version)
-    if against is None:
-        errors.append(f"Version {version.number} has no earlier ready version to compare with.")
-        return None
-    try:
-        return version_services.dataset_version_diff(org=org, actor=actor, version=version, against=against)
-    except ValidationError as exc:
-        errors.extend(_words(exc))
-    except ConflictError as exc:
-        errors.append(exc.message)
-    return None
-
-
-@require_http_methods(["GET", "POST"])
-def dataset_versions(request, org_slug, dataset_id):
-    """The dataset's versions: make the next one, download one, see what changed since the one before."""
-    from apps.core.errors import ConflictError
-
-    from . import version_services
-    from .forms import _loads, json_problem
-
-    org, actor = request.org, request.user
-    dataset = access_dataset(org=org, actor=actor, dataset_id=dataset_id, scope="item.view")
-    errors: list[str] = []
-    status = 200
-    form = {"message": "", "filter": ""}
-    if request.method == "POST":
-        form = {"message": request.POST.get("message", ""), "filter": request.POST.get("filter", "").strip()}
-        try:
-            filter = _loads(form["filter"]) if form["filter"] else {}
-        except ValueError as exc:
-            errors.append(f"filter: this is not JSON ({json_problem(exc)}).")
-        else:
-            try:
-                version = version_services.dataset_version_create(org=org, actor=actor, dataset=dataset,
-                                                                  message=form["message"], filter=filter)
-            except ValidationError as exc:
-                errors.extend(_words(exc))
-            except ConflictError as exc:
-                errors.append(exc.message)
-            else:
-                messages.success(request, f"Version {version.number} is being built; it is ready when its status "
-                                          "says so (reload to see).")
-                return redirect("datasets:versions", org_slug=org.slug, dataset_id=dataset.pk)
-        status = 400
-    diff = _version_diff(request, dataset, errors) if request.GET.get("diff") else None
-    page = Paginator(version_services.dataset_version_list(dataset=dataset), VERSIONS_PER_PAGE).get_page(
-        request.GET.get("page"))
-    for version in page.object_list:
-        version.filter_text = json.dumps(version.filter, ensure_ascii=False) if version.filter else ""
-    # A list, not the dict: a template would read `sections.items` as the section named "items".
-    diff_rows = [
-        {"name": name, "section": section,
-         "columns": ", ".join(f"{column}: {count:,}" for column, count in section["changed"]["columns"].items()
-                              if count)}
-        for name, section in (diff or {}).get("sections", {}).items()
-    ]
-    return render(request, "datasets/versions.html", {
-        "dataset": dataset, "page": page, "errors": errors, "form": form, "diff": diff, "diff_rows": diff_rows,
-        "may_version": has_scope(org=org, actor=actor, scope="dataset.version", obj=dataset),
-    }, status=status)
 
 
 @require_http_methods(["GET", "POST"])

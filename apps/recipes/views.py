@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.core.forms import error_sentences
 from apps.datasets import selectors as dataset_selectors
 from apps.datasets.access import access_dataset
 from apps.tenancy.permissions import has_scope, require_scope
@@ -39,13 +40,6 @@ class JsonArrayLength(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         return super().as_sql(compiler, connection, function="json_array_length", **extra)
-
-
-def _words(exc: ValidationError) -> list[str]:
-    """A service's ValidationError as sentences that keep the dotted path they name (`labels.2.hotkey: ...`)."""
-    if hasattr(exc, "error_dict"):
-        return [f"{path}: {message}" for path, errors in exc.message_dict.items() for message in errors]
-    return list(exc.messages)
 
 
 def _add_errors(form, exc: ValidationError) -> None:
@@ -106,7 +100,7 @@ def recipe_import(request, org_slug):
             recipe = services.recipe_import(org=org, actor=actor, document=form.cleaned_data["file"],
                                             name=form.cleaned_data["name"] or None)
         except ValidationError as exc:
-            for text in _words(exc):
+            for text in error_sentences(exc):
                 form.add_error("file" if not text.startswith("name:") else "name", text)
         else:
             messages.success(request, f"The recipe {recipe.name} was imported as a draft. Publish it to use it.")
@@ -225,7 +219,7 @@ def recipe_dataset_set(request, org_slug, recipe_id):
     try:
         services.dataset_recipe_set(org=org, actor=actor, dataset=dataset, recipe=recipe)
     except ValidationError as exc:
-        for text in _words(exc):
+        for text in error_sentences(exc):
             form.add_error("dataset", text.removeprefix("recipe_id: "))
         return _render_editor(request, recipe, link_form=form, status=400)
     messages.success(request, f"The dataset {dataset.name} now uses {recipe.name}.")
@@ -241,7 +235,7 @@ def recipe_delete(request, org_slug, recipe_id):
     try:
         services.recipe_delete(org=org, actor=actor, recipe=recipe)
     except ValidationError as exc:
-        for text in _words(exc):
+        for text in error_sentences(exc):
             messages.error(request, text.removeprefix("recipe: "))
         return redirect("recipes:editor", org_slug=org.slug, recipe_id=recipe.pk)
     messages.success(request, f"The recipe {recipe.name} was deleted.")
