@@ -13,7 +13,7 @@ from django.db import transaction
 
 from . import crypto
 from .errors import KeyUnavailable
-from .services import _current_org_key_locked, _org_key_material, _org_key_of_version
+from .keys import current_org_key_locked, org_key_material, org_key_of_version
 
 MAGIC = b"S1"
 
@@ -24,8 +24,8 @@ def _aad(org_id: int, purpose: str, version: int) -> bytes:
 
 def org_secret_seal(*, org_id: int, purpose: str, secret: bytes) -> bytes:
     with transaction.atomic():
-        org_key = _current_org_key_locked(org_id)
-        wrapped = crypto.wrap(_org_key_material(org_key), secret, _aad(org_id, purpose, org_key.version))
+        org_key = current_org_key_locked(org_id)
+        wrapped = crypto.wrap(org_key_material(org_key), secret, _aad(org_id, purpose, org_key.version))
     return MAGIC + org_key.version.to_bytes(4, "big") + wrapped
 
 
@@ -35,7 +35,7 @@ def org_secret_open(*, org_id: int, purpose: str, sealed: bytes) -> bytes:
     if sealed[:2] != MAGIC or len(sealed) < 6 + crypto.NONCE_BYTES + crypto.TAG_BYTES:
         raise KeyUnavailable("Not a sealed secret.")
     version = int.from_bytes(sealed[2:6], "big")
-    material = _org_key_material(_org_key_of_version(org_id, version))
+    material = org_key_material(org_key_of_version(org_id, version))
     try:
         return crypto.unwrap(material, sealed[6:], _aad(org_id, purpose, version))
     except InvalidTag:

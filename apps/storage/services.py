@@ -50,9 +50,6 @@ from .residency import acting_user, residency_refused
 
 logger = logging.getLogger(__name__)
 
-# The names these had before keys.py (apps/storage/secrets.py uses them).
-_current_org_key_locked, _org_key_material, _org_key_of_version = (current_org_key_locked, org_key_material,
-                                                                     org_key_of_version)
 REWRAP_BATCH = 500
 _ROTATION_LOCK_NAMESPACE = 0x6B6579  # "key"
 
