@@ -59,6 +59,11 @@ export function bboxOf(type, g) {
   }
 }
 
+/** bboxOf for a content object (what the editor moves, pastes and resizes); a mask's pixels say where it is. */
+export function boundsOf(content) {
+  return content.geometry && content.type !== "mask" ? bboxOf(content.type, content.geometry) : null;
+}
+
 export function boxUnion(a, b) {
   if (!a) return b ? b.slice() : null;
   if (!b) return a.slice();
@@ -163,6 +168,9 @@ export function hitShape(type, g, x, y, tol, skeleton) {
 }
 
 // --- Handles (select tool) ---------------------------------------------------------------------
+
+/** Half the size of a handle on screen, in CSS pixels: the editor paints them this size and grabs them near it. */
+export const HANDLE_PX = 5;
 
 const SIDES = { nw: [-1, -1], n: [0, -1], ne: [1, -1], e: [1, 0], se: [1, 1], s: [0, 1], sw: [-1, 1], w: [-1, 0] };
 
