@@ -1,10 +1,17 @@
 """The config checks of the pipeline node types with more than a setting or two: route (active learning) and
 dataset_version, and the model-version check predict shares with route. pipelines.NODE_TYPES names them; each
-records its problems in `errors` keyed by their path in the graph and returns the config cleaned."""
+records its problems in `errors` keyed by their path in the graph and returns the config cleaned. unknown_keys is
+the one rule every node type's check applies to settings it does not have."""
 
 from apps.tenancy.permissions import has_scope
 
 from .models import ModelVersion
+
+
+def unknown_keys(config: dict, allowed: set[str], path: str, errors: dict) -> None:
+    """Records each key of `config` that is not in `allowed` as an error at its path."""
+    for key in sorted(set(config) - allowed):
+        errors[f"{path}.{key}"] = "Unknown setting for this node type."
 
 
 def _model_version(config: dict, key: str, *, org, actor, path: str, errors: dict) -> int | None:
@@ -31,10 +38,10 @@ def check_route(config, *, org, actor, dataset, path, errors) -> dict:
     accept_threshold (and, with disagreement_threshold, disagreeing less than it) have their suggestions accepted
     and take the 'accept' edges, except a qa_rate share sampled into qa_task_id; the others take the 'human' edges,
     where a human_task node serves the most uncertain first."""
-    from .pipelines import _number, _unknown_keys, check_human_task
+    from .pipelines import _number, check_human_task
 
-    _unknown_keys(config, {"accept_threshold", "disagreement_threshold", "compare_model_version_id", "qa_rate",
-                           "qa_task_id"}, path, errors)
+    unknown_keys(config, {"accept_threshold", "disagreement_threshold", "compare_model_version_id", "qa_rate",
+                          "qa_task_id"}, path, errors)
     clean = {"accept_threshold": _number(config, "accept_threshold", path, errors)}
     if config.get("disagreement_threshold") is not None:
         clean["disagreement_threshold"] = _number(config, "disagreement_threshold", path, errors)
@@ -63,9 +70,8 @@ def check_dataset_version(config, *, org, actor, dataset, path, errors) -> dict:
     the items matching `filter` (the query language) then. Made once per run, after every item of the run is
     through."""
     from .pipeline_triggers import _check_query
-    from .pipelines import _unknown_keys
 
-    _unknown_keys(config, {"message", "scope", "filter"}, path, errors)
+    unknown_keys(config, {"message", "scope", "filter"}, path, errors)
     message = config.get("message", "")
     if not isinstance(message, str) or not message.strip() or len(message) > 500:
         errors[f"{path}.message"] = "Say what the version is, in 1 to 500 characters."

@@ -94,10 +94,11 @@ def check_preprocess(config, *, org, actor, dataset, path, errors) -> dict:
     from apps.datasets.metadata import normalise_folder
     from apps.storage.intake.conf import setting
 
-    from .pipelines import _number, _unknown_keys
+    from .pipeline_checks import unknown_keys
+    from .pipelines import _number
 
-    _unknown_keys(config, {"blur_faces", "face_confidence", "min_face_size", "resize", "max_side", "width", "height",
-                           "fit", "format", "quality", "mode", "folder"}, path, errors)
+    unknown_keys(config, {"blur_faces", "face_confidence", "min_face_size", "resize", "max_side", "width", "height",
+                          "fit", "format", "quality", "mode", "folder"}, path, errors)
     clean: dict = {}
     blur = _choice(config, "blur_faces", BLUR_METHODS, path, errors)
     if blur:

@@ -21,7 +21,7 @@ from apps.core.outbox import enqueue
 from apps.tenancy.permissions import has_scope, require_scope
 
 from .models import Pipeline, TriggeredItem
-from .pipeline_checks import _model_version, check_dataset_version, check_route
+from .pipeline_checks import _model_version, check_dataset_version, check_route, unknown_keys
 from .pipeline_preprocess import PREPROCESS_FIELDS, check_preprocess
 from .pipeline_triggers import check_trigger, schedule_refresh
 from .webhook_secrets import webhook_secret_issue
@@ -54,24 +54,19 @@ def _number(config: dict, key: str, path: str, errors: dict, *, default: float |
     return float(value)
 
 
-def _unknown_keys(config: dict, allowed: set[str], path: str, errors: dict) -> None:
-    for key in sorted(set(config) - allowed):
-        errors[f"{path}.{key}"] = "Unknown setting for this node type."
-
-
 def _positive_int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def check_predict(config, *, org, actor, dataset, path, errors) -> dict:
-    _unknown_keys(config, {"model_version_id", "score_threshold"}, path, errors)
+    unknown_keys(config, {"model_version_id", "score_threshold"}, path, errors)
     threshold = _number(config, "score_threshold", path, errors, default=0.0)
     pk = _model_version(config, "model_version_id", org=org, actor=actor, path=path, errors=errors)
     return {"model_version_id": pk, "score_threshold": threshold}
 
 
 def check_filter(config, *, org, actor, dataset, path, errors) -> dict:
-    _unknown_keys(config, {"min_confidence", "labels", "nms_iou"}, path, errors)
+    unknown_keys(config, {"min_confidence", "labels", "nms_iou"}, path, errors)
     minimum = _number(config, "min_confidence", path, errors, default=0.0)
     labels = config.get("labels", [])
     if not isinstance(labels, list) or len(labels) > 500 or not all(
@@ -85,7 +80,7 @@ def check_filter(config, *, org, actor, dataset, path, errors) -> dict:
 def check_human_task(config, *, org, actor, dataset, path, errors) -> dict:
     from apps.workforce.models import Task
 
-    _unknown_keys(config, {"task_id", "wait"}, path, errors)
+    unknown_keys(config, {"task_id", "wait"}, path, errors)
     wait = {"true": True, "false": False}.get(config.get("wait"), config.get("wait", False))  # the builder's choice
     if not isinstance(wait, bool):
         errors[f"{path}.wait"] = "true or false."
@@ -103,7 +98,7 @@ def check_human_task(config, *, org, actor, dataset, path, errors) -> dict:
 
 def check_qa(config, *, org, actor, dataset, path, errors) -> dict:
     """A review task (as for human_task) and the share of the items, from 0 to 1, sampled into it."""
-    _unknown_keys(config, {"task_id", "sample_ratio"}, path, errors)
+    unknown_keys(config, {"task_id", "sample_ratio"}, path, errors)
     ratio = _number(config, "sample_ratio", path, errors)
     task = check_human_task({"task_id": config.get("task_id")}, org=org, actor=actor, dataset=dataset, path=path,
                             errors=errors)
@@ -122,7 +117,7 @@ def check_webhook(config, *, org, actor, dataset, path, errors) -> dict:
     from apps.storage.intake.errors import IntakeError
     from apps.storage.intake.urls import check_url, is_public_address
 
-    _unknown_keys(config, {"url"}, path, errors)
+    unknown_keys(config, {"url"}, path, errors)
     url = config.get("url")
     if not isinstance(url, str) or not url.strip():
         errors[f"{path}.url"] = "Required: the http or https URL to send to."

@@ -32,7 +32,7 @@ from apps.tenancy.access import deny_not_found
 from apps.tenancy.permissions import has_scope, require_scope
 from apps.tenancy.selectors import membership_list
 
-from . import selectors, services
+from . import selectors, services, unit_services
 from .access import access_task, access_work_item
 from .exports import for_server, task_worklog_export
 from .forms import GoldForm, MemberAddForm, ReassignForm, TaskForm, TaskStatusForm
@@ -305,7 +305,7 @@ def unit_reassign(request, org_slug, task_id, unit_id):
         messages.error(request, "Not reassigned: choose an active member of the task.")
         return _back(task, org)
     try:
-        services.work_item_reassign(org=org, actor=actor, unit=unit, user_id=form.cleaned_data["user_id"])
+        unit_services.work_item_reassign(org=org, actor=actor, unit=unit, user_id=form.cleaned_data["user_id"])
     except (ValidationError, ConflictError) as exc:
         messages.error(request, f"Not reassigned: {_words(exc)}")
     else:

@@ -13,7 +13,7 @@ from apps.annotations.services import annotations_change
 from apps.tenancy.context import tenant_context
 from apps.tenancy.models import Organization
 from apps.workforce.models import Task
-from apps.workforce.services import task_next, work_item_submit
+from apps.workforce.unit_services import task_next, work_item_submit
 from django.contrib.auth import get_user_model
 
 org = Organization.objects.get(slug="demo")

@@ -15,7 +15,8 @@ from apps.datasets.intake import items_upload
 from apps.recipes.selectors import dataset_recipe_version
 from apps.tenancy.roles import Role
 from apps.workforce.models import WorkItem
-from apps.workforce.services import task_create, task_next, work_item_submit
+from apps.workforce.services import task_create
+from apps.workforce.unit_services import task_next, work_item_submit
 from tests.datasets.factories import DatasetFactory
 from tests.recipes.factories import published_recipe
 

@@ -15,7 +15,8 @@ from apps.compliance.models import AuditEvent
 from apps.core.spreadsheets import csv_cell
 from apps.tenancy.roles import Role
 from apps.workforce.models import ReviewComment, Task, TaskMember, WorkItem
-from apps.workforce.services import review_decide, task_create, task_next, work_item_skip, work_item_submit
+from apps.workforce.services import task_create
+from apps.workforce.unit_services import review_decide, task_next, work_item_skip, work_item_submit
 from tests.datasets.factories import DatasetFactory, ItemFactory
 from tests.recipes.factories import published_recipe
 

@@ -9,7 +9,7 @@ from django.apps import apps as django_apps
 from django.db import connection
 
 from apps.workforce.models import ReviewComment, ReviewRound, WorkEvent, WorkItem
-from apps.workforce.services import review_decide, task_next, work_item_submit
+from apps.workforce.unit_services import review_decide, task_next, work_item_submit
 
 pytestmark = pytest.mark.django_db
 

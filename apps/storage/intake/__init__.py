@@ -9,11 +9,13 @@ services call them and record the outcome.
 - archives.py   zip archives without zip-slip, links, bombs or encryption
 - urls.py       fetching customer URLs without server-side request forgery
 - manifests.py  CSV and JSONL manifests, streamed, one verdict per row
+- manifest_rows.py  what one manifest row may hold, whichever the format
 """
 
 from .archives import ZipEntry, iter_zip
 from .errors import IntakeError
-from .manifests import ManifestRow, RowError, iter_csv_manifest, iter_jsonl_manifest, iter_manifest
+from .manifest_rows import ManifestRow
+from .manifests import RowError, iter_csv_manifest, iter_jsonl_manifest, iter_manifest
 from .media import (
     ImageFacts,
     MediaFacts,

@@ -6,6 +6,7 @@ storage; the caller must resolve it within the organisation), never both, and ma
 `RowError(row_number, reference, message)` for a bad one, and go on; only a problem with the file as
 a whole (a bad CSV header, more than `max_rows` rows) raises IntakeError. `row_number` is the line
 of the file where the row starts (the CSV header is line 1), as an editor or a spreadsheet shows it.
+The checks of one row's values, whichever the format, are manifest_rows.py.
 
 CSV:
 - UTF-8 (a BOM is fine); a header row names the columns, case-insensitively: url, key, name, folder,
@@ -28,62 +29,46 @@ stored as given, escaped by every page and neutralised by every CSV/XLSX export,
 
 import codecs
 import csv
-import functools
 import io
 import itertools
-import json
 import math
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 from .conf import setting
 from .errors import IntakeError, shown
-from .sniff import KINDS
-from .urls import validate_url
+from .manifest_rows import (
+    BAD_PATH,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    UNSTORABLE_MESSAGE,
+    ManifestRow,
+    RowProblem,
+    check_metadata_depth,
+    check_metadata_size,
+    check_row,
+    json_decode,
+    json_reason,
+    metadata_from_json_text,
+    storable,
+    url_ports,
+)
 
 MAX_ROW_CHARS = 1024 * 1024
-MAX_METADATA_BYTES = 16 * 1024
-MAX_METADATA_DEPTH = 10
-MAX_NAME_CHARS = 500
-MAX_FOLDER_CHARS = 1000
-MAX_KEY_CHARS = 1024
 MAX_REFERENCE_CHARS = 200
 BASE_COLUMNS = ("url", "key", "name", "folder", "kind", "metadata")
 MANIFEST_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
-# Controls (C0, DEL, C1), path separators and bidi overrides/isolates: never in a name.
-_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f/\\\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_BAD_PATH = re.compile("[\x00-\x1f\x7f-\x9f\\\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
-# What PostgreSQL text and JSONB cannot hold: NUL, and a surrogate (only a JSON escape such as "\ud800" without its
-# pair can leave one in a decoded string). One such row would otherwise fail the COPY of its whole batch.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_UNSTORABLE_MESSAGE = "The row contains a NUL character or an unpaired UTF-16 surrogate escape, which cannot be stored."
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
 _JSON_SAFE_INT = 2**53
-_KINDS = frozenset(KINDS)
-
-
-class ManifestRow(NamedTuple):
-    row_number: int
-    url: str | None
-    key: str | None
-    name: str | None  # None: the caller derives one from the URL or key
-    folder: str | None  # "/a/b"; None: the import's own folder
-    kind: str | None  # None: from the content
-    metadata: dict
 
 
 class RowError(NamedTuple):
     row_number: int
     reference: str  # the row's url, key or name, cut short: what a person looks for in the file
     message: str
-
-
-class _RowProblem(ValueError):
-    pass
 
 
 def iter_manifest(
@@ -95,8 +80,6 @@ def iter_manifest(
     if parser is None:
         raise IntakeError("unsupported_manifest", f"{shown(filename)} is not a manifest; use a .csv or .jsonl file.")
     return parser(fileobj, max_rows=max_rows)
-
-
 
 
 # --- CSV --------------------------------------------------------------------------------------------
@@ -146,7 +129,7 @@ def _csv_rows(text: io.TextIOWrapper, max_rows: int) -> Iterator[ManifestRow | R
     reader = csv.reader(lines, strict=True)
     read_row = reader.__next__
     layout = None
-    checked_ports = _url_ports()
+    checked_ports = url_ports()
     count = 0
     line_number = 0
     while True:
@@ -176,7 +159,7 @@ def _csv_rows(text: io.TextIOWrapper, max_rows: int) -> Iterator[ManifestRow | R
             layout = _csv_layout(row)
             continue
         if "\x00" in joined:
-            yield RowError(start, "", _UNSTORABLE_MESSAGE)
+            yield RowError(start, "", UNSTORABLE_MESSAGE)
             continue
         count += 1
         if count > max_rows:
@@ -188,7 +171,7 @@ def _csv_rows(text: io.TextIOWrapper, max_rows: int) -> Iterator[ManifestRow | R
             continue
         try:
             yield _csv_row(start, row, layout, checked_ports)
-        except _RowProblem as exc:
+        except RowProblem as exc:
             yield RowError(start, _reference_of(row, layout), str(exc))
 
 
@@ -213,7 +196,7 @@ def _csv_layout(header: list[str]) -> _CsvLayout:
             )
         positions[lowered] = index
         path = tuple(column[len("metadata.") :].split("."))
-        if any(not part or _BAD_PATH.search(part) for part in path):
+        if any(not part or BAD_PATH.search(part) for part in path):
             raise IntakeError("bad_manifest", f"The CSV column {shown(column)} is not a valid metadata key.")
         if len(path) > MAX_METADATA_DEPTH:
             raise IntakeError(
@@ -246,7 +229,7 @@ def _csv_row(number: int, row: list[str], layout: _CsvLayout, ports: frozenset[i
     folder = row[layout.folder] if layout.folder is not None else ""
     kind = row[layout.kind] if layout.kind is not None else ""
     if layout.metadata is not None and row[layout.metadata].strip():
-        metadata = _metadata_from_json_text(row[layout.metadata])
+        metadata = metadata_from_json_text(row[layout.metadata])
     else:
         metadata = {}
     size = 0
@@ -267,8 +250,8 @@ def _csv_row(number: int, row: list[str], layout: _CsvLayout, ports: frozenset[i
             node[path[-1]] = _scalar(value)
             size += len(value) + sum(map(len, path))
     if size * 6 + 8 * (len(layout.flat) + len(layout.nested)) > MAX_METADATA_BYTES:
-        _check_metadata_size(metadata)  # escapes can make JSON up to 6 bytes a character; measure when it may matter
-    return _row(number, url or None, key or None, name or None, folder or None, kind or None, metadata, ports)
+        check_metadata_size(metadata)  # escapes can make JSON up to 6 bytes a character; measure when it may matter
+    return check_row(number, url or None, key or None, name or None, folder or None, kind or None, metadata, ports)
 
 
 def _scalar(value: str):
@@ -294,18 +277,13 @@ def _reference_of(row: list[str], layout: _CsvLayout) -> str:
 
 
 # --- JSONL ------------------------------------------------------------------------------------------
-def _refuse_constant(name: str):
-    raise _RowProblem(f"The row contains {name}, which JSON data cannot hold; use null or a string.")
-
-
-_json_decode = json.JSONDecoder(parse_constant=_refuse_constant).decode
 _JSONL_FIELDS = frozenset(BASE_COLUMNS)
 
 
 def iter_jsonl_manifest(fileobj: IO[bytes], *, max_rows: int | None = None) -> Iterator[ManifestRow | RowError]:
     """Rows of a JSONL manifest; see the module docstring."""
     max_rows = max_rows if max_rows is not None else setting("INTAKE_MANIFEST_MAX_ROWS")
-    ports = _url_ports()
+    ports = url_ports()
     readline = fileobj.readline
     limit = MAX_ROW_CHARS
     number = count = 0
@@ -329,29 +307,29 @@ def iter_jsonl_manifest(fileobj: IO[bytes], *, max_rows: int | None = None) -> I
         if count > max_rows:
             raise IntakeError("too_many_rows", f"The manifest has more than {max_rows:,} rows; split it.")
         try:
-            record = _json_decode(text)
-        except _RowProblem as exc:
+            record = json_decode(text)
+        except RowProblem as exc:
             yield RowError(number, "", str(exc))
             continue
         except (ValueError, RecursionError) as exc:
-            yield RowError(number, "", f"This row is not valid JSON ({_json_reason(exc)}).")
+            yield RowError(number, "", f"This row is not valid JSON ({json_reason(exc)}).")
             continue
         if type(record) is not dict:
             yield RowError(number, "", 'Each line must be a JSON object, like {"url": "https://..."}.')
             continue
-        if "\\u" in text and not _storable(record):  # raw NUL or surrogates cannot get past decoding
-            yield RowError(number, "", _UNSTORABLE_MESSAGE)
+        if "\\u" in text and not storable(record):  # raw NUL or surrogates cannot get past decoding
+            yield RowError(number, "", UNSTORABLE_MESSAGE)
             continue
         try:
             yield _jsonl_row(number, record, len(line), ports)
-        except _RowProblem as exc:
+        except RowProblem as exc:
             yield RowError(number, _reference_of_record(record), str(exc))
 
 
 def _jsonl_row(number: int, record: dict, line_bytes: int, ports: frozenset[int]) -> ManifestRow:
     if not _JSONL_FIELDS.issuperset(record):
         unknown = sorted(set(record) - _JSONL_FIELDS)[0]
-        raise _RowProblem(
+        raise RowProblem(
             f"The row has an unknown field {shown(unknown)}; the fields are {', '.join(BASE_COLUMNS)} "
             "(put anything else under 'metadata')."
         )
@@ -360,18 +338,18 @@ def _jsonl_row(number: int, record: dict, line_bytes: int, ports: frozenset[int]
     for field in ("url", "key", "name", "folder", "kind"):
         value = get(field)
         if value is not None and type(value) is not str:
-            raise _RowProblem(f"'{field}' must be a string.")
+            raise RowProblem(f"'{field}' must be a string.")
         values.append(value or None)
     metadata = get("metadata")
     if metadata is None:
         metadata = {}
     elif type(metadata) is not dict:
-        raise _RowProblem('\'metadata\' must be a JSON object, like {"camera": "A"}.')
+        raise RowProblem('\'metadata\' must be a JSON object, like {"camera": "A"}.')
     elif metadata:
-        _check_metadata_depth(metadata)
+        check_metadata_depth(metadata)
         if line_bytes * 3 > MAX_METADATA_BYTES:  # re-serialised JSON is at most ~3x its source ("1e9")
-            _check_metadata_size(metadata)
-    return _row(number, *values, metadata, ports)
+            check_metadata_size(metadata)
+    return check_row(number, *values, metadata, ports)
 
 
 def _reference_of_record(record: dict) -> str:
@@ -381,139 +359,3 @@ def _reference_of_record(record: dict) -> str:
             return value[:MAX_REFERENCE_CHARS]
     return ""
 
-
-def _json_reason(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return str(exc).split(":", 1)[0][:120]
-
-
-# --- One row, either format -------------------------------------------------------------------------
-def _row(
-    number: int,
-    url: str | None,
-    key: str | None,
-    name: str | None,
-    folder: str | None,
-    kind: str | None,
-    metadata: dict,
-    ports: frozenset[int],
-) -> ManifestRow:
-    if url is None and key is None:
-        raise _RowProblem("The row needs a 'url' or a 'key'.")
-    if url is not None and key is not None:
-        raise _RowProblem("The row gives both a 'url' and a 'key'; give one.")
-    if url is not None:
-        try:
-            validate_url(url, allowed_ports=ports)
-        except IntakeError as exc:
-            raise _RowProblem(exc.message) from None
-    else:
-        key = _clean_key(key)
-    if name is not None:
-        name = _clean_name(name)
-    if folder is not None:
-        folder = clean_folder(folder)
-    if kind is not None and kind not in _KINDS:
-        raise _RowProblem(f"{shown(kind)} is not a kind of item; use one of {', '.join(KINDS)}.")
-    return ManifestRow(number, url, key, name, folder, kind, metadata)
-
-
-def _clean_name(name: str) -> str:
-    if not name.isascii():
-        name = unicodedata.normalize("NFC", name)
-    if _BAD_NAME.search(name):
-        raise _RowProblem(
-            f"The name {shown(name)} contains '/', '\\' or control characters; put folders in the 'folder' column."
-        )
-    stripped = name.strip()
-    if not stripped or stripped.strip(".") == "":
-        raise _RowProblem(f"The name {shown(name)} is not a file name.")
-    if len(name) > MAX_NAME_CHARS:
-        raise _RowProblem(f"The name is longer than {MAX_NAME_CHARS} characters.")
-    return name
-
-
-@functools.lru_cache(maxsize=4096)  # rows of one folder come together; the answer depends on the text only
-def clean_folder(folder: str) -> str:
-    """A virtual folder as "/a/b": separators collapsed; `..`, `.`-only parts and control characters refused."""
-    if not folder.isascii():
-        folder = unicodedata.normalize("NFC", folder)
-    if _BAD_PATH.search(folder):
-        raise _RowProblem(f"The folder {shown(folder)} contains backslashes or control characters.")
-    parts = [part for part in folder.split("/") if part]
-    for part in parts:
-        if part.strip(" .") == "" or unicodedata.normalize("NFKC", part) in (".", ".."):
-            raise _RowProblem(f"The folder {shown(folder)} contains '..' or '.'; give a plain path like /train/cats.")
-    cleaned = "/" + "/".join(parts)
-    if len(cleaned) > MAX_FOLDER_CHARS:
-        raise _RowProblem(f"The folder is longer than {MAX_FOLDER_CHARS} characters.")
-    return cleaned
-
-
-def _clean_key(key: str) -> str:
-    if len(key) > MAX_KEY_CHARS:
-        raise _RowProblem(f"The key is longer than {MAX_KEY_CHARS} characters.")
-    if _BAD_PATH.search(key) or key.startswith("/"):
-        raise _RowProblem(f"The key {shown(key)} starts with '/' or contains backslashes or control characters.")
-    if any(part in (".", "..") for part in key.split("/")):
-        raise _RowProblem(f"The key {shown(key)} contains '..' or '.' as a path part.")
-    return key
-
-
-def _metadata_from_json_text(text: str) -> dict:
-    try:
-        value = _json_decode(text)
-    except _RowProblem:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise _RowProblem(f"The metadata cell is not valid JSON ({_json_reason(exc)}).") from None
-    if type(value) is not dict:
-        raise _RowProblem('The metadata cell must be a JSON object, like {"camera": "A"}.')
-    if "\\u" in text and not _storable(value):
-        raise _RowProblem(_UNSTORABLE_MESSAGE)
-    _check_metadata_depth(value)
-    if len(text) * 3 > MAX_METADATA_BYTES:
-        _check_metadata_size(value)
-    return value
-
-
-def _check_metadata_depth(metadata: dict) -> None:
-    """Iteratively, so a depth bomb costs a loop, not the stack."""
-    stack = [(metadata, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_METADATA_DEPTH:
-            raise _RowProblem(f"The metadata is nested deeper than {MAX_METADATA_DEPTH} levels.")
-        children = node.values() if type(node) is dict else node
-        for child in children:
-            if type(child) is dict or type(child) is list:
-                stack.append((child, depth + 1))
-
-
-def _storable(value) -> bool:
-    """No string in the decoded JSON value, key or value, holds what PostgreSQL refuses. Iterative: depth bombs
-    were refused by the decoder (RecursionError) before this runs."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if type(node) is dict:
-            for key, child in node.items():
-                if _UNSTORABLE.search(key):
-                    return False
-                stack.append(child)
-        elif type(node) is list:
-            stack.extend(node)
-        elif type(node) is str and _UNSTORABLE.search(node):
-            return False
-    return True
-
-
-def _check_metadata_size(metadata: dict) -> None:
-    size = len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
-    if size > MAX_METADATA_BYTES:
-        raise _RowProblem(f"The metadata is {size:,} bytes of JSON; the limit is {MAX_METADATA_BYTES:,}.")
-
-
-def _url_ports() -> frozenset[int]:
-    return frozenset(setting("URL_IMPORT_ALLOWED_PORTS")) | frozenset(setting("URL_IMPORT_ALLOW_LOOPBACK_PORTS"))

@@ -7,7 +7,7 @@ from apps.core.api.base import OrgApiView
 from apps.datasets.access import access_dataset, access_item
 from apps.recipes.access import access_recipe_version
 from apps.recipes.selectors import dataset_recipe_version
-from apps.workforce import selectors, services
+from apps.workforce import selectors, services, unit_services
 from apps.workforce.access import access_task, access_work_item
 from apps.workforce.models import Task, WorkItem
 
@@ -96,7 +96,7 @@ class TaskNextApi(OrgApiView):
         task = access_task(org=request.org, actor=request.user, task_id=pk, scope="task.work")
         data = NextInput(data=request.data)
         data.is_valid(raise_exception=True)
-        unit, resumed = services.task_next(org=request.org, actor=request.user, task=task, **data.validated_data)
+        unit, resumed = unit_services.task_next(org=request.org, actor=request.user, task=task, **data.validated_data)
         if unit is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         response = Response(WorkItemOutput(unit).data)
@@ -125,7 +125,7 @@ class WorkItemSubmitApi(OrgApiView):
     @extend_schema(request=None, parameters=[IDEMPOTENCY], responses=WorkItemOutput)
     def post(self, request, pk):
         unit = access_work_item(org=request.org, actor=request.user, unit_id=pk)
-        code, body = services.work_item_submit(
+        code, body = unit_services.work_item_submit(
             org=request.org, actor=request.user, unit=unit, idempotency_key=request.headers.get("Idempotency-Key"),
             render=lambda u: WorkItemOutput(u).data)
         return Response(body, status=code)
@@ -142,7 +142,7 @@ class WorkItemReviewApi(OrgApiView):
         unit = access_work_item(org=request.org, actor=request.user, unit_id=pk)
         data = ReviewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        code, body = services.review_decide(
+        code, body = unit_services.review_decide(
             org=request.org, actor=request.user, unit=unit, approve=data.validated_data["decision"] == "approve",
             comments=data.validated_data["comments"], idempotency_key=request.headers.get("Idempotency-Key"),
             render=lambda u: WorkItemOutput(u).data)
@@ -157,7 +157,7 @@ class _UnitActionApi(OrgApiView):
     pagination_class = None
     required_scopes = {"POST": "task.work"}
     input_class = None
-    unit_service = None  # a services function (org, actor, unit, **input) -> WorkItem, as a staticmethod
+    unit_service = None  # a unit_services function (org, actor, unit, **input) -> WorkItem, as a staticmethod
 
     def post(self, request, pk):
         unit = access_work_item(org=request.org, actor=request.user, unit_id=pk)
@@ -170,13 +170,13 @@ class _UnitActionApi(OrgApiView):
 @extend_schema(request=SkipInput, responses=WorkItemOutput)
 class WorkItemSkipApi(_UnitActionApi):
     input_class = SkipInput
-    unit_service = staticmethod(services.work_item_skip)
+    unit_service = staticmethod(unit_services.work_item_skip)
 
 
 @extend_schema(request=HeartbeatInput, responses=WorkItemOutput)
 class WorkItemHeartbeatApi(_UnitActionApi):
     input_class = HeartbeatInput
-    unit_service = staticmethod(services.work_item_heartbeat)
+    unit_service = staticmethod(unit_services.work_item_heartbeat)
 
 
 class TaskMembersApi(OrgApiView):
@@ -235,7 +235,7 @@ class WorkItemReassignApi(OrgApiView):
         unit = access_work_item(org=request.org, actor=request.user, unit_id=pk, scope="task.manage")
         data = ReassignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        unit = services.work_item_reassign(org=request.org, actor=request.user, unit=unit,
+        unit = unit_services.work_item_reassign(org=request.org, actor=request.user, unit=unit,
                                            user_id=data.validated_data["user_id"])
         return Response(WorkItemOutput(unit).data)
 
