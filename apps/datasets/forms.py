@@ -2,7 +2,7 @@
 
 The filter builder is a view over the query language (query.py): each row is one condition
 `{field: {operator: value}}`, rows are ANDed. Anything the rows cannot show (an `$or`, a `$not`, two operators
-on one field) is still a valid filter; it is shown and edited as JSON only. static/js/datasets-browser.js
+on one field) is still a valid filter; it is shown and edited as JSON only. static/js/datasets/query.js
 implements the same mapping for the page without reloads; these functions serve the page without JavaScript.
 """
 

@@ -3,7 +3,7 @@
 Org pages live under /o/<org_slug>/: TenantMiddleware has checked the membership. Every dataset, item, import
 and saved filter is fetched through an access_* helper (another tenant's id, or a dataset not granted, is the
 same 404); writes go through the services the API uses. The browser renders one keyset page, counted the way
-the API counts ("about N" past ten thousand), and static/js/datasets-browser.js takes over from there.
+the API counts ("about N" past ten thousand), and static/js/datasets/ takes over from there.
 """
 
 import json

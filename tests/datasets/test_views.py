@@ -5,6 +5,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 from guardian.shortcuts import assign_perm
 
@@ -137,6 +138,14 @@ class TestBrowser:
         assert sorted(tiles(response)) == sorted(item.pk for item in items_a)
         assert b"3 items" in response.content
         assert b'id="load-more"' in response.content and b"hidden>Load more" in response.content
+
+    def test_the_browser_scripts_exist_and_load_after_what_they_use(self, dataset_a, manager_a):
+        response = signed_in(manager_a).get(f"/o/acme/datasets/{dataset_a.pk}/")
+
+        scripts = re.findall(r'<script src="/static/([^"]+)" defer></script>', response.content.decode())
+        assert scripts == ["js/dlsaas.js", "js/datasets/query.js", "js/datasets/builder-rows.js",
+                           "js/datasets/tiles.js", "js/datasets/bulk.js", "js/datasets/browser.js"]
+        assert [path for path in scripts if not finders.find(path)] == []
 
     def test_a_tile_without_thumbnail_shows_its_kind_and_one_with_a_thumbnail_its_image(
         self, org_a, dataset_a, manager_a
