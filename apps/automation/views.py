@@ -9,27 +9,35 @@ and model pages (each version's agreement with people, side by side).
   field its path names.
 - The run monitor (static/js/automation/monitor.js) shows counts per node and status and the failed items, re-read
   from the API when an event on the "pipelines" topic names the run; "Retry the failed items" posts to the API.
+- The builder shows, for each webhook node, whether the pipeline's signing secret is set and when it was last rotated
+  (never the secret). "Rotate secret" opens a page that asks first (GET), then rotates (POST) through the service
+  the API's rotate uses; its answer is the only page that ever shows the new secret, and is never cached.
 
 Every object comes through an access_* helper; everything the scripts get is in a json_script block (escaped).
 """
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.errors import ConflictError
 from apps.core.forms import add_service_errors
 from apps.datasets import selectors as dataset_selectors
 from apps.datasets.access import access_dataset
+from apps.storage.errors import KeyUnavailable
 from apps.tenancy.permissions import has_scope, require_scope
 
 from . import pipeline_engine, pipelines, selectors
 from .access import access_model, access_pipeline, access_pipeline_run
-from .forms import AgreementPeriodForm, PipelineForm
+from .forms import AgreementPeriodForm, PipelineForm, WebhookSecretRotateForm, duration_words
 from .models import NodeRun
+from .webhook_secrets import pipeline_webhook_secret_rotate
 
 PIPELINES_PER_PAGE = 50
 DATASETS_SHOWN = 200
@@ -39,6 +47,19 @@ DRY_RUN_ITEMS_SHOWN = 50
 
 def _trigger_of(graph: dict) -> dict:
     return next((n.get("config") or {} for n in (graph or {}).get("nodes", []) if n.get("type") == "trigger"), {})
+
+
+def _webhook_nodes(graph: dict) -> list[dict]:
+    return [{"id": n.get("id", ""), "url": (n.get("config") or {}).get("url", "")}
+            for n in (graph or {}).get("nodes", []) if n.get("type") == "webhook"]
+
+
+def _webhook_secret_facts(pipeline) -> dict:
+    """What a page may say about the pipeline's webhook secret: whether it is set, when it was last rotated, and
+    until when the previous one still signs; never the secret."""
+    previous_until = pipeline.webhook_secret_previous_until
+    return {"set": bool(pipeline.webhook_secret_sealed), "rotated_at": pipeline.webhook_secret_rotated_at,
+            "previous_until": previous_until if previous_until and previous_until > timezone.now() else None}
 
 
 @require_http_methods(["GET", "POST"])
@@ -99,7 +120,8 @@ def pipeline_builder(request, org_slug, pipeline_id):
     author_is_member = selectors.pipeline_author_is_member(pipeline)
     return render(request, "automation/builder.html",
                   {"pipeline": pipeline, "runs": runs, "builder": builder, "may_manage": may_manage,
-                   "author_is_member": author_is_member,
+                   "author_is_member": author_is_member, "webhook_nodes": _webhook_nodes(pipeline.graph),
+                   "webhook_secret": _webhook_secret_facts(pipeline),
                    "items_waiting": 0 if author_is_member else selectors.pipeline_items_waiting(pipeline)})
 
 
@@ -113,6 +135,41 @@ def pipeline_take_over(request, org_slug, pipeline_id):
     else:
         messages.success(request, "Its triggered runs now act as you; items that waited are starting.")
     return redirect("automation:builder", org_slug=request.org.slug, pipeline_id=pipeline.pk)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pipeline_webhook_secret_rotate_page(request, org_slug, pipeline_id):
+    """Asks first (GET), then rotates (POST) the pipeline's webhook secret: the API's service, so the same scope
+    check and the same pipeline.webhook_secret_rotated audit event. The new secret is in this one answer only
+    (never in a message, the session or a cache), like the API's rotate answer."""
+    org, actor = request.org, request.user
+    pipeline = access_pipeline(org=org, actor=actor, pipeline_id=pipeline_id, scope="model.manage")
+    form = WebhookSecretRotateForm(request.POST if request.method == "POST" else None,
+                                   default_grace=settings.WEBHOOK_SECRET_GRACE_SECONDS)
+    status = 400  # when the form has errors: a bad choice, or what the service refused
+    if form.is_bound and form.is_valid():
+        had_secret, grace = bool(pipeline.webhook_secret_sealed), form.cleaned_data["grace_seconds"]
+        try:
+            secret, previous_until = pipeline_webhook_secret_rotate(org=org, actor=actor, pipeline=pipeline,
+                                                                    grace_seconds=grace)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc) or "You may not rotate this pipeline's secret.")
+            status = 403
+        except KeyUnavailable as exc:
+            form.add_error(None, f"The organisation's key cannot be used, so no new secret was made: {exc} "
+                                 "Nothing was changed.")
+            status = 409
+        else:
+            return render(request, "automation/webhook_secret_shown.html", {
+                "pipeline": pipeline, "secret": secret, "had_secret": had_secret, "grace_words": duration_words(grace),
+                "grace_seconds": grace, "previous_until": previous_until})
+    return render(request, "automation/webhook_secret_rotate.html", {
+        "pipeline": pipeline, "form": form, "webhook_nodes": _webhook_nodes(pipeline.graph),
+        "webhook_secret": _webhook_secret_facts(pipeline),
+    }, status=status if form.errors else 200)
 
 
 @require_GET

@@ -1,5 +1,6 @@
 """A manager builds a two-node pipeline (trigger -> dataset version) in the builder, is told in words what is
-missing, fixes it, dry-runs it on an item and watches the run monitor reach done live (websocket on daphne)."""
+missing, fixes it, dry-runs it on an item and watches the run monitor reach done live (websocket on daphne).
+An admin rotates a pipeline's webhook secret from its page and sees the new one once."""
 
 import io
 
@@ -8,7 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from playwright.sync_api import expect
 
-from apps.automation.models import PipelineRun
+from apps.automation.models import Pipeline, PipelineRun
+from apps.automation.pipelines import pipeline_create
+from apps.automation.webhook_secrets import webhook_signing_secrets
 from apps.datasets.intake import items_upload
 from apps.tenancy.roles import Role
 from tests import processes
@@ -80,4 +83,39 @@ def test_build_validate_dry_run_and_watch_the_run_finish(asgi_server, new_page, 
     expect(page.locator("#run-status")).to_have_text("Done")
     expect(page.locator('#node-counts tr[data-node="dataset_version_1"] [data-status-index="2"]')).to_have_text("1")
     assert PipelineRun.objects.get().status == PipelineRun.Status.DONE
+    assert page.errors == []
+
+
+def test_an_admin_rotates_the_webhook_secret_from_the_pipeline_page(live_server, new_page, org_a, owner_a, make_member):
+    admin = make_member(org_a, Role.ADMIN, email="ada.admin@example.test")
+    graph = {"nodes": [{"id": "start", "type": "trigger", "config": {"kind": "manual"}},
+                       {"id": "notify", "type": "webhook", "config": {"url": "https://hooks.example.com/in"}}],
+             "edges": [{"from": "start", "to": "notify"}]}
+    pipeline = pipeline_create(org=org_a, actor=owner_a.user, name="Notify", graph=graph,
+                               dataset=DatasetFactory(organization=org_a, name="Streets"))
+    first = pipeline.webhook_secret_shown
+    page = new_page(live_server.url)
+    sign_in(page, admin.user.email)
+
+    page.goto(f"/o/acme/pipelines/{pipeline.pk}/")
+    row = page.locator('#webhook-nodes tr[data-node="notify"]')
+    expect(row).to_contain_text("Set")
+    expect(row).to_contain_text("Never: made with the pipeline")
+
+    # She is asked first, chooses a one-hour grace period and rotates.
+    page.get_by_role("link", name="Rotate secret").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rotate the webhook secret of Notify?")
+    page.get_by_label("The old secret keeps signing for").select_option(label="1 hour")
+    page.get_by_role("button", name="Rotate secret").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("The webhook secret of Notify was rotated")
+    shown = page.get_by_label("New secret").input_value()
+    expect(page.locator("#grace-period")).to_contain_text("The old secret keeps signing beside it for 1 hour")
+    assert webhook_signing_secrets(Pipeline.objects.get(pk=pipeline.pk)) == [shown, first]
+
+    # Back on the pipeline: when it was rotated and until when the old one signs, never the secret.
+    page.get_by_role("link", name="Back to Notify").click()
+    expect(page.locator("#webhook-previous")).to_contain_text("The previous secret still signs beside it until")
+    expect(row).not_to_contain_text("Never")
+    assert shown not in page.content()
     assert page.errors == []

@@ -367,3 +367,20 @@ def test_denied_cross_tenant_attempts_are_audited_in_the_callers_organisation(or
         owner_a.user_id, "tenancy.membership", str(foreign.pk)
     )
     assert not AuditEvent.objects.filter(organization=org_b, action="access.denied").exists()
+
+
+# Pages are not walked above (the walk covers API routes); the one page that writes a secret is proven here.
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("org_slug", ["acme", "globex"])
+def test_another_tenants_pipeline_secret_cannot_be_rotated_from_its_page(method, org_slug, org_a, owner_a, org_b,
+                                                                           owner_b, client):
+    foreign = _pipeline(org_b, owner_b)
+    sealed = bytes(Pipeline.objects.get(pk=foreign.pk).webhook_secret_sealed)
+    client.force_login(owner_a.user)
+
+    response = getattr(client, method)(f"/o/{org_slug}/pipelines/{foreign.pk}/webhook-secret/", {"grace_seconds": "0"})
+
+    assert response.status_code == 404
+    assert bytes(Pipeline.objects.get(pk=foreign.pk).webhook_secret_sealed) == sealed
+    assert Pipeline.objects.get(pk=foreign.pk).webhook_secret_rotated_at is None
+    assert not AuditEvent.objects.filter(action="pipeline.webhook_secret_rotated").exists()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from guardian.shortcuts import assign_perm, remove_perm
 
+from apps.automation.pipelines import pipeline_create
 from apps.tenancy.roles import GRANTABLE_ROLES, SCOPES, Role
 from apps.workforce.services import task_create
 from tests.datasets.factories import DatasetFactory, ItemFactory
@@ -116,16 +117,21 @@ PAGE_PROBES = {
     "gdpr.manage": "/o/acme/compliance/gdpr/",
     "org.view": "/o/acme/break-glass/",
     "dataset.view": "/o/acme/datasets/{dataset}/settings/",
+    "model.manage": "/o/acme/pipelines/{pipeline}/webhook-secret/",
 }
 PAGE_CASES = [(scope, role) for scope in PAGE_PROBES for role in Role]
+PROBE_GRAPH = {"nodes": [{"id": "start", "type": "trigger", "config": {"kind": "manual"}},
+                         {"id": "notify", "type": "webhook", "config": {"url": "https://hooks.example.com/in"}}],
+               "edges": [{"from": "start", "to": "notify"}]}
 
 
 @pytest.mark.parametrize("scope,role", PAGE_CASES, ids=[f"{s}-{r.value}" for s, r in PAGE_CASES])
-def test_role_matrix_decides_the_pages(scope, role, org_a, make_member, client):
+def test_role_matrix_decides_the_pages(scope, role, org_a, owner_a, make_member, client):
     caller = make_member(org_a, role)
     dataset = DatasetFactory(organization=org_a)
+    pipeline = pipeline_create(org=org_a, actor=owner_a.user, name="Probe", dataset=dataset, graph=PROBE_GRAPH)
     client.force_login(caller.user)
 
-    response = client.get(PAGE_PROBES[scope].format(dataset=dataset.pk))
+    response = client.get(PAGE_PROBES[scope].format(dataset=dataset.pk, pipeline=pipeline.pk))
 
     assert response.status_code == (200 if role in SCOPES[scope] else 403 if "{" not in PAGE_PROBES[scope] else 404)
