@@ -49,14 +49,21 @@ class AuditEvent(TenantOwnedModel):
         SYSTEM = "system", "System"
         ANONYMOUS = "anonymous", "Anonymous"
 
+    # Plain ids, not database constraints (PROTECT still holds in Django), and no index of their own: a constraint
+    # makes every commit lock the organisation's row FOR KEY SHARE, which under concurrent writers of one
+    # organisation turns into a multixact per commit on the hottest write of the product (bench/audit_chain.py);
+    # row-level security already ties each row to the organisation that wrote it. The (organisation, ...) indexes
+    # below serve every search.
     organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False,
+        db_constraint=False, db_index=False,
     )
     occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     # A plain id, not a constraint: the trail outlives the accounts it mentions.
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+",
+        db_index=False,
     )
     actor_token_id = models.BigIntegerField(null=True)
     actor_label = models.CharField(max_length=254, blank=True)
@@ -100,11 +107,14 @@ class AuditChainLink(TenantOwnedModel):
     of order.
     """
 
-    # Indexed by the (organisation, sequence) constraint below.
+    # Indexed by the (organisation, sequence) constraint below. Plain ids, as on AuditEvent: the verification
+    # reports a link whose event is missing, and the append-only triggers refuse deleting either.
     organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False,
+        db_constraint=False,
     )
-    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="link", editable=False)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="link", editable=False,
+                                 db_constraint=False)
     sequence = models.PositiveBigIntegerField(editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
@@ -127,9 +137,10 @@ class AuditPendingSeal(TenantOwnedModel):
     sealer in the transaction that writes the links: a queue, not a record (an event neither pending nor linked
     is reported by the verification as outside the chain)."""
 
-    # Indexed by audit_pending_org_event below.
+    # Indexed by audit_pending_org_event below; a plain id, as on AuditEvent.
     organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False,
+        db_constraint=False,
     )
     event = models.OneToOneField(
         AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, primary_key=True, related_name="+"

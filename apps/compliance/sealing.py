@@ -160,9 +160,9 @@ def _seal_due(org_id: int | None) -> bool:
         return True
 
 
-def schedule_seal(org_id: int | None) -> None:
+def schedule_seal(org_id: int | None, conn=None) -> None:
     """Seals the organisation's pending events once the current transaction commits (at once outside one)."""
-    conn = connections[DEFAULT_DB_ALIAS]
+    conn = conn or connections[DEFAULT_DB_ALIAS]
     if not conn.in_atomic_block and conn.get_autocommit():
         # Committed already (the hottest case: an event written alone). Most calls end at the debounce check.
         _seal_now({org_id})

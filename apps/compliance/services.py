@@ -9,8 +9,10 @@ import threading
 
 import psycopg
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import DEFERRED
 
 from apps.core import request_context
 from apps.tenancy.base import org_id_of
@@ -22,19 +24,15 @@ from .sealing import schedule_seal, seal_pending
 logger = logging.getLogger(__name__)
 
 
-def _actor_fields(actor, actor_label: str | None) -> dict:
-    info = request_context.current()
-    token_id = info.token_id if info else None
+def _actor_fields(actor, actor_label: str | None, info) -> tuple:
+    """(actor_type, actor_user_id, actor_token_id, actor_label)."""
     if actor is None:
-        return {"actor_type": AuditEvent.ActorType.SYSTEM, "actor_label": actor_label or "system"}
+        return AuditEvent.ActorType.SYSTEM, None, None, actor_label or "system"
     if not getattr(actor, "is_authenticated", False):
-        return {"actor_type": AuditEvent.ActorType.ANONYMOUS, "actor_label": actor_label or "anonymous"}
-    return {
-        "actor_type": AuditEvent.ActorType.TOKEN if token_id else AuditEvent.ActorType.USER,
-        "actor_user_id": actor.pk,
-        "actor_token_id": token_id,
-        "actor_label": actor_label or actor.email,
-    }
+        return AuditEvent.ActorType.ANONYMOUS, None, None, actor_label or "anonymous"
+    token_id = info.token_id if info else None
+    return (AuditEvent.ActorType.TOKEN if token_id else AuditEvent.ActorType.USER, actor.pk, token_id,
+            actor_label or actor.email)
 
 
 def _clean_ip(value: str | None) -> str | None:
@@ -44,9 +42,9 @@ def _clean_ip(value: str | None) -> str | None:
         return None
 
 
-def _json_safe(value):
-    """What a JSON column would give back (dates, decimals and ids as strings)."""
-    return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+def _json_text(value) -> str | None:
+    """The JSON a jsonb column is given (dates, decimals and ids as strings); encoded once per event."""
+    return None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def audit_record(
@@ -70,17 +68,17 @@ def audit_record(
     system. Where the request came from is read from the request context.
     """
     org_id = None if org is None else org_id_of(org)
-    event = _event(org_id=org_id, actor=actor, action=action, target=target, target_type=target_type,
-                   target_id=target_id, target_label=target_label, before=before, after=after, metadata=metadata,
-                   actor_label=actor_label)
+    event, params = _event(org_id=org_id, actor=actor, action=action, target=target, target_type=target_type,
+                           target_id=target_id, target_label=target_label, before=before, after=after,
+                           metadata=metadata, actor_label=actor_label)
     # No savepoint of its own: an event that cannot be written fails the caller's whole transaction anyway, and
     # inside a request the savepoint would cost two round trips on every audited write. Outside any transaction
     # the one INSERT (its queueing trigger included) commits by itself on PostgreSQL: no BEGIN and COMMIT either.
     conn = connections[DEFAULT_DB_ALIAS]
     alone = conn.vendor == "postgresql" and not conn.in_atomic_block
     with contextlib.nullcontext() if alone else transaction.atomic(savepoint=False), write_context(org_id):
-        _insert(conn, event)
-        schedule_seal(org_id)
+        _insert(conn, event, params)
+        schedule_seal(org_id, conn)
     return event
 
 
@@ -90,91 +88,99 @@ def audit_record_many(*, org, actor, events: list[dict]) -> list[AuditEvent]:
     if not events:
         return []
     org_id = None if org is None else org_id_of(org)
-    rows = [_event(org_id=org_id, actor=actor, **event) for event in events]
+    built = [_event(org_id=org_id, actor=actor, **event) for event in events]
+    rows = [row for row, _params in built]
     conn = connections[DEFAULT_DB_ALIAS]
     with transaction.atomic(savepoint=False), write_context(org_id):
         if conn.vendor != "postgresql":
             for row in rows:
                 row.save(force_insert=True)
         else:
-            params = []
-            for row in rows:
-                params += [json.dumps(value) if name in _JSON_FIELDS and value is not None else value
-                           for name, value in ((name, getattr(row, name)) for name in _INSERTED)]
             with conn.cursor() as cursor:
-                cursor.execute(_INSERT_MANY_SQL + ", ".join([_INSERT_ROW] * len(rows)) + " RETURNING id", params)
+                cursor.execute(_INSERT_MANY_SQL + ", ".join([_INSERT_ROW] * len(rows)) + " RETURNING id",
+                               [value for _row, params in built for value in params])
                 for row, (pk,) in zip(rows, sorted(cursor.fetchall()), strict=True):
-                    row.pk = pk
-                    row._state.adding, row._state.db = False, conn.alias
+                    _saved(row, pk, conn.alias)
         schedule_seal(org_id)
     return rows
 
 
 def _event(*, org_id, actor, action: str, target=None, target_type: str = "", target_id="", target_label: str = "",
            before: dict | None = None, after: dict | None = None, metadata: dict | None = None,
-           actor_label: str | None = None) -> AuditEvent:
+           actor_label: str | None = None) -> tuple[AuditEvent, list]:
+    """The event, as the model instance audit_record() returns and as the INSERT's parameters (_INSERTED order)."""
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
         target_label = target_label or str(target)[:254]
     info = request_context.current()
     metadata = request_context.audit_metadata(org_id=org_id, actor=actor, metadata=metadata)  # e.g. break-glass
-    return AuditEvent(
-        organization_id=org_id,
-        action=action,
-        target_type=target_type,
-        target_id="" if target_id in (None, "") else str(target_id),
-        target_label=target_label[:254],
-        before=_json_safe(before),
-        after=_json_safe(after),
-        metadata=_json_safe(metadata or {}),
-        ip=_clean_ip(info.ip if info else None),
-        user_agent=(info.user_agent if info else "")[:400],
-        request_id=info.request_id if info else "",
-        **_actor_fields(actor, actor_label),
-    )
+    actor_type, actor_user_id, actor_token_id, actor_label = _actor_fields(actor, actor_label, info)
+    texts = (_json_text(before), _json_text(after), _json_text(metadata or {}))
+    params = [org_id, _OCCURRED_AT.get_default(), actor_type, actor_user_id, actor_token_id, actor_label, action,
+              target_type, "" if target_id in (None, "") else str(target_id), target_label[:254], *texts,
+              _clean_ip(info.ip if info else None), (info.user_agent if info else "")[:400],
+              info.request_id if info else ""]
+    # The model's fast path (positional, in field order: see _INSERTED), with what a JSON column gives back from the
+    # text that is stored; the generated column is left to load when read.
+    decoded = [None if text is None else json.loads(text) for text in texts]
+    event = AuditEvent(None, *params[:_JSON_AT], *decoded, *params[_JSON_AT + 3:], DEFERRED)
+    return event, params
 
 
 _INSERTED = ("organization_id", "occurred_at", "actor_type", "actor_user_id", "actor_token_id", "actor_label",
              "action", "target_type", "target_id", "target_label", "before", "after", "metadata", "ip", "user_agent",
              "request_id")
+_JSON_AT = _INSERTED.index("before")
+_OCCURRED_AT = AuditEvent._meta.get_field("occurred_at")  # its default says when  # before, after, metadata
+# _event() builds the model from the INSERT's parameters: they must stay in the model's field order.
+if tuple(field.attname for field in AuditEvent._meta.concrete_fields) != ("id", *_INSERTED, "metadata_dataset_id"):
+    raise ImproperlyConfigured("AuditEvent's fields changed: update _INSERTED and _event() in compliance.services")
 _INSERT_SQL = (
     f"INSERT INTO compliance_auditevent ({', '.join(_INSERTED)}) VALUES "
     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::inet, %s, %s) RETURNING id"
 )
-_JSON_FIELDS = frozenset({"before", "after", "metadata"})
 _INSERT_MANY_SQL = _INSERT_SQL.split(" VALUES ")[0] + " VALUES "
 _INSERT_ROW = _INSERT_SQL.split(" VALUES ")[1].removesuffix(" RETURNING id")
 
 
-def _insert(conn, event: AuditEvent) -> None:
+def _saved(event: AuditEvent, pk: int, alias: str) -> None:
+    event.pk = pk
+    event._state.adding, event._state.db = False, alias
+
+
+def _insert(conn, event: AuditEvent, params: list) -> None:
     """One INSERT on PostgreSQL, without the model layer's per-save work (the hottest write of the product: every
     audited action makes one); the ORM elsewhere.
 
-    Where nothing watches the queries (no DEBUG or captured queries, no execute wrapper), on a psycopg cursor of the
-    connection's own, parameters bound by the server and the statement prepared once per session (unless
+    Where nothing watches the queries (no DEBUG or captured queries, no execute wrapper), on a psycopg cursor the
+    connection keeps for it, parameters bound by the server and the statement prepared once per session (unless
     AUDIT_PREPARED_INSERT is off): Django's cursor layers cost as much Python as the rest of audit_record, and
     parsing and planning the INSERT each time as much server time as running it (bench/audit_chain.py)."""
     if conn.vendor != "postgresql":
         event.save(force_insert=True)
         return
-    params = [getattr(event, name) for name in _INSERTED]
-    for i, name in enumerate(_INSERTED):
-        if name in _JSON_FIELDS and params[i] is not None:
-            params[i] = json.dumps(params[i])
     if conn.queries_logged or conn.execute_wrappers:
         with conn.cursor() as cursor:
             cursor.execute(_INSERT_SQL, params)
-            event.pk = cursor.fetchone()[0]
-    else:
-        conn.close_if_health_check_failed()
-        conn.ensure_connection()
-        conn.validate_thread_sharing()
-        conn.validate_no_broken_transaction()
-        with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
-            cursor.execute(_INSERT_SQL, params, prepare=settings.AUDIT_PREPARED_INSERT)
-            event.pk = cursor.fetchone()[0]
-    event._state.adding, event._state.db = False, conn.alias
+            _saved(event, cursor.fetchone()[0], conn.alias)
+        return
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    conn.validate_no_broken_transaction()
+    with conn.wrap_database_errors:
+        cursor = _audit_cursor(conn)
+        cursor.execute(_INSERT_SQL, params, prepare=settings.AUDIT_PREPARED_INSERT)
+        _saved(event, cursor.fetchone()[0], conn.alias)
+
+
+def _audit_cursor(conn) -> psycopg.Cursor:
+    """The psycopg cursor kept on the Django connection for the audit INSERT, made again after a reconnect."""
+    cursor = conn.__dict__.get("_dlsaas_audit_cursor")
+    if cursor is None or cursor.closed or cursor.connection is not conn.connection:
+        cursor = conn._dlsaas_audit_cursor = psycopg.Cursor(conn.connection)
+    return cursor
 
 
 def audit_denied(*, org, actor, reason: str, target_type: str = "", target_id="", metadata=None) -> AuditEvent:
