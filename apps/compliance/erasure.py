@@ -6,7 +6,8 @@
   cascades from an item (work items, pipeline item runs).
 - Dataset versions and finished exports whose files hold any of the items are withdrawn (when, why, by this
   request): their files are deleted and their downloads answer 410 Gone (old links stop working). Versions are not
-  rebuilt: a new version is made of the dataset as it now is.
+  rebuilt here: the withdrawal keeps which rows are left (ids only), and someone allowed to make versions can
+  regenerate one without the erased data (apps/datasets/version_regeneration.py).
 - The subject's keys (apps/storage SubjectKey) are destroyed: any copy of ciphertext they protected, backups of the
   bucket included, can no longer be decrypted (crypto-shredding).
 - Earlier access bundles about the subject are deleted and every request about them forgets the raw value.

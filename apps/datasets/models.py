@@ -223,7 +223,9 @@ class DatasetVersion(TenantOwnedModel):
     versions they pin), written as one Parquet file per section in the organisation's storage (versions.py).
 
     Only `building` rows change: the build turns them `ready` or `failed`, and from then on the database refuses
-    any UPDATE (except the author's erasure, and withdrawing a ready version whose files held erased data).
+    any UPDATE (except the author's erasure, and withdrawing a ready version whose files held erased data). A
+    withdrawn version can be regenerated: a new version, built without the erased data, names it in
+    `regenerated_from`.
     Versions are what models train on.
     """
 
@@ -259,6 +261,16 @@ class DatasetVersion(TenantOwnedModel):
     withdrawn_reason = models.TextField(blank=True, default="")
     withdrawn_by_request = models.ForeignKey("compliance.DataSubjectRequest", on_delete=models.DO_NOTHING,
                                              db_constraint=False, null=True, blank=True, related_name="+")
+    # What of its files was still there when it was withdrawn, kept so it can be regenerated without the erased
+    # data (version_regeneration.py): per section a Parquet file of row keys (and the annotation versions), e.g.
+    # {"items": {"blob": <Blob id>, "rows": n}, "annotations": {...}}; {} when nothing could be kept.
+    withdrawn_membership = models.JSONField(default=dict, blank=True)
+    # Set on a version regenerated from a withdrawn one (the one it replaces); the withdrawn row itself never
+    # changes, so "replaced by" is read from here.
+    regenerated_from = models.ForeignKey("self", on_delete=models.DO_NOTHING, db_constraint=False, null=True,
+                                         blank=True, related_name="+")
+    notes = models.TextField(blank=True, default="", help_text="How the version was made, where that needs saying "
+                                                               "(a regenerated version: what it was built from).")
 
     class Meta:
         constraints = [

@@ -14,6 +14,8 @@ urlpatterns = [
     path("o/<slug:org_slug>/saved-filters/<int:saved_filter_id>/delete/", views.saved_filter_delete,
          name="saved_filter_delete"),
     path("o/<slug:org_slug>/datasets/<int:dataset_id>/versions/", version_views.dataset_versions, name="versions"),
+    path("o/<slug:org_slug>/datasets/<int:dataset_id>/versions/<int:version_id>/regenerate/",
+         version_views.dataset_version_regenerate, name="version_regenerate"),
     path("o/<slug:org_slug>/datasets/<int:dataset_id>/settings/", views.dataset_settings, name="settings"),
     path("o/<slug:org_slug>/imports/<int:job_id>/errors/", views.import_errors, name="import_errors"),
     path("o/<slug:org_slug>/items/<int:item_id>/", views.item_detail, name="item"),

@@ -2,7 +2,8 @@
 
 The engine (sections, Parquet files, the diff walk) is versions.py; this module checks scopes, stores the files
 as encrypted blobs in the organisation's region, audits and serves. Reads are here too (access_dataset_version,
-dataset_version_list, dataset_version_get), beside the writes they serve.
+dataset_version_list, dataset_version_get), beside the writes they serve. Withdrawal (GDPR art. 17) is at the end;
+regenerating a withdrawn version is version_regeneration.py's.
 """
 
 import json
@@ -48,9 +49,11 @@ _BUILD_LOCK_NAMESPACE = 0x647376  # "dsv"
 
 def access_dataset_version(*, org, actor, version_id, scope: str = "item.view") -> DatasetVersion:
     """The version, if the actor has `scope` on its dataset; missing and forbidden are the same 404."""
+    from .version_regeneration import with_lineage
+
     pk = parse_id(version_id)
-    version = (DatasetVersion.objects.for_org(org).select_related("dataset", "created_by").filter(pk=pk).first()
-               if pk else None)
+    versions_qs = with_lineage(DatasetVersion.objects.for_org(org), org=org)
+    version = versions_qs.select_related("dataset", "created_by").filter(pk=pk).first() if pk else None
     if version is None or not has_scope(org=org, actor=actor, scope=scope, obj=version.dataset):
         deny_not_found(org=org, actor=actor, target_type="datasets.datasetversion", target_id=version_id,
                        scope=scope)
@@ -58,7 +61,11 @@ def access_dataset_version(*, org, actor, version_id, scope: str = "item.view") 
 
 
 def dataset_version_list(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
-    return (DatasetVersion.objects.for_org(dataset.organization_id).filter(dataset=dataset)
+    """Newest first, each with the version it was regenerated from and the one that replaces it."""
+    from .version_regeneration import with_lineage
+
+    org_id = dataset.organization_id
+    return (with_lineage(DatasetVersion.objects.for_org(org_id).filter(dataset=dataset), org=org_id)
             .select_related("created_by").order_by("-number"))
 
 
@@ -82,9 +89,19 @@ def _event_data(version: DatasetVersion) -> dict:
             "item_count": version.item_count, "annotation_count": version.annotation_count}
 
 
-def _broadcast(version: DatasetVersion) -> None:
+def broadcast(version: DatasetVersion) -> None:
     broadcast_on_commit(org=version.organization_id, topic=EVENTS_TOPIC, event="dataset_version.progress",
                         data=_event_data(version))
+
+
+def version_number_next(*, org, dataset: Dataset) -> int:
+    """The dataset's next version number, holding the dataset row's lock until the caller's transaction ends (one
+    number at a time per dataset); a conflict while one of its versions is being built."""
+    Dataset.objects.for_org(org).select_for_update().filter(pk=dataset.pk).first()
+    existing = DatasetVersion.objects.for_org(org).filter(dataset=dataset)
+    if existing.filter(status=DatasetVersion.Status.BUILDING).exists():
+        raise ConflictError("A version of this dataset is being built: make the next one once it is ready.")
+    return (existing.aggregate(last=Max("number"))["last"] or 0) + 1
 
 
 def dataset_version_create(*, org, actor, dataset: Dataset, message: str, filter: dict | None = None) \
@@ -102,12 +119,7 @@ def dataset_version_create(*, org, actor, dataset: Dataset, message: str, filter
         raise ValidationError({"filter": "A filter is a JSON object of the query language ({} for every item)."})
     item_filter(dataset=dataset, filter=filter)  # compiles it: a bad query names its path
     with transaction.atomic():
-        # One number at a time per dataset: the dataset row is the lock.
-        Dataset.objects.for_org(org).select_for_update().filter(pk=dataset.pk).first()
-        existing = DatasetVersion.objects.for_org(org).filter(dataset=dataset)
-        if existing.filter(status=DatasetVersion.Status.BUILDING).exists():
-            raise ConflictError("A version of this dataset is being built: make the next one once it is ready.")
-        number = (existing.aggregate(last=Max("number"))["last"] or 0) + 1
+        number = version_number_next(org=org, dataset=dataset)
         version = DatasetVersion.objects.create(
             organization_id=org.pk, dataset=dataset, number=number, message=message, filter=filter,
             created_by=actor,
@@ -116,7 +128,7 @@ def dataset_version_create(*, org, actor, dataset: Dataset, message: str, filter
                      after={"number": number, "message": message, "filter": filter},
                      metadata={"dataset_id": dataset.pk})
         enqueue(build_dataset_version, org.pk, version.pk)
-        _broadcast(version)
+        broadcast(version)
     return version
 
 
@@ -179,6 +191,8 @@ def dataset_version_build(*, version: DatasetVersion) -> None:
     """
     from apps.storage.services import blob_delete, blob_put
 
+    from . import version_regeneration
+
     with _build_lock(version.pk) as mine:
         if not mine:
             return
@@ -187,9 +201,10 @@ def dataset_version_build(*, version: DatasetVersion) -> None:
             return
         stored = {}
         try:
-            with tempfile.TemporaryDirectory(prefix="dataset-version-") as directory:
+            with (tempfile.TemporaryDirectory(prefix="dataset-version-") as directory,
+                  version_regeneration.build_source(version) as source):
                 written = versions.write_manifest(version=version, directory=Path(directory),
-                                                  progress=_progress_sender(version))
+                                                  progress=_progress_sender(version), **source)
                 for name, path in written.files.items():
                     with open(path, "rb") as stream:
                         stored[name] = blob_put(org=version.organization_id, stream=stream,
@@ -203,12 +218,15 @@ def dataset_version_build(*, version: DatasetVersion) -> None:
                 version.item_count = written.rows.get(versions.ITEMS, 0)
                 version.annotation_count = written.rows.get("annotations", 0)
                 version.finished_at = timezone.now()
+                version.notes = version_regeneration.built_notes(version, written)
                 version.save(update_fields=["status", "sections", "checksum", "item_count", "annotation_count",
-                                            "finished_at"])
+                                            "finished_at", "notes"])
                 audit_record(org=version.organization_id, actor=None, action="dataset_version.built", target=version,
                              metadata={"dataset_id": version.dataset_id, "rows": written.rows,
-                                       "checksum": version.checksum})
-                _broadcast(version)
+                                       "checksum": version.checksum,
+                                       **({"restored": written.pinned} if written.pinned else {})})
+                version_regeneration.regeneration_built(version)
+                broadcast(version)
         except Exception as exc:
             logger.exception("Dataset version %s could not be built", version.pk)
             for blob in stored.values():
@@ -220,16 +238,30 @@ def dataset_version_build(*, version: DatasetVersion) -> None:
                 version.save(update_fields=["status", "error", "finished_at"])
                 audit_record(org=version.organization_id, actor=None, action="dataset_version.failed",
                              target=version, metadata={"dataset_id": version.dataset_id, "error": version.error})
-                _broadcast(version)
+                broadcast(version)
 
 
 # --- Comparing two versions ----------------------------------------------------------------------
 
 
+def _withdrawn_words(version: DatasetVersion) -> str:
+    from .version_regeneration import replacement_of
+
+    said = (f"Version {version.number} was withdrawn on {version.withdrawn_at:%Y-%m-%d}: {version.withdrawn_reason} "
+            "Its files were deleted;")
+    replacement = replacement_of(version)
+    if replacement is None:
+        return f"{said} make a new version, or regenerate this one without the erased data."
+    if replacement.status == DatasetVersion.Status.READY:
+        return (f"{said} version {replacement.number} replaces it, regenerated without the erased data: "
+                f"/api/v1/dataset-versions/{replacement.pk}/download/")
+    return (f"{said} version {replacement.number}, regenerated from it without the erased data, is "
+            f"{replacement.get_status_display().lower()} (/api/v1/dataset-versions/{replacement.pk}/).")
+
+
 def _require_ready(version: DatasetVersion) -> None:
     if version.status == DatasetVersion.Status.WITHDRAWN:
-        raise GoneError(f"Version {version.number} was withdrawn on {version.withdrawn_at:%Y-%m-%d}: "
-                        f"{version.withdrawn_reason} Its files were deleted; make a new version.")
+        raise GoneError(_withdrawn_words(version))
     if version.status != DatasetVersion.Status.READY:
         raise ConflictError(f"Version {version.number} is {version.get_status_display().lower()}: only ready "
                             "versions can be compared or downloaded.")
@@ -289,7 +321,10 @@ def _manifest(version: DatasetVersion) -> dict:
         "dataset": {"id": version.dataset_id, "name": version.dataset.name},
         "version": {"id": version.pk, "number": version.number, "message": version.message,
                     "created_by": version.created_by.email if version.created_by else None,
-                    "created_at": version.created_at.isoformat(), "filter": version.filter},
+                    "created_at": version.created_at.isoformat(), "filter": version.filter,
+                    **({"regenerated_from": {"id": version.regenerated_from_id,
+                                             "number": getattr(version.regenerated_from, "number", None)},
+                        "notes": version.notes} if version.regenerated_from_id else {})},
         "checksum": version.checksum,
         "sections": {name: {"file": f"{name}.parquet", "rows": entry["rows"], "bytes": entry["bytes"],
                             "sha256": entry["sha256"]} for name, entry in version.sections.items()},
@@ -396,10 +431,14 @@ def dataset_version_serve(request, *, org, actor, version: DatasetVersion, secti
 def dataset_version_withdraw(*, version: DatasetVersion, reason: str, by_request=None) -> bool:
     """Withdraws a ready version whose files held erased data (GDPR art. 17): marked withdrawn (when, why, by which
     request; the one change the database allows once a version is built), its Parquet files deleted (the ciphertext
-    once the caller's transaction commits); its downloads answer 410 from then on. Not rebuilt: a new version is
-    made of the dataset as it is now. Returns False when it was not ready (already withdrawn, failed, building)."""
+    once the caller's transaction commits); its downloads answer 410 from then on. Not rebuilt here: what of its
+    files is still there (ids and annotation versions, no content) is kept first, so that someone allowed to make
+    versions can regenerate it (version_regeneration.py). Returns False when it was not ready (already withdrawn,
+    failed, building)."""
     from apps.storage.models import Blob
     from apps.storage.services import blob_delete
+
+    from .version_regeneration import membership_keep
 
     with transaction.atomic():
         version = DatasetVersion.objects.for_org(version.organization_id).select_for_update().get(pk=version.pk)
@@ -407,13 +446,17 @@ def dataset_version_withdraw(*, version: DatasetVersion, reason: str, by_request
             return False
         version.status, version.withdrawn_at = DatasetVersion.Status.WITHDRAWN, timezone.now()
         version.withdrawn_reason, version.withdrawn_by_request = reason[:2000], by_request
-        version.save(update_fields=["status", "withdrawn_at", "withdrawn_reason", "withdrawn_by_request"])
+        version.withdrawn_membership = membership_keep(version)
+        version.save(update_fields=["status", "withdrawn_at", "withdrawn_reason", "withdrawn_by_request",
+                                    "withdrawn_membership"])
         blob_ids = [entry["blob"] for entry in version.sections.values() if entry.get("blob")]
         for blob in Blob.objects.for_org(version.organization_id).filter(pk__in=blob_ids):
             blob_delete(blob)
         audit_record(org=version.organization_id, actor=None, action="dataset_version.withdrawn", target=version,
                      before={"status": DatasetVersion.Status.READY}, after={"status": version.status},
                      metadata={"dataset_id": version.dataset_id, "reason": version.withdrawn_reason,
-                               "request_id": getattr(by_request, "pk", None)})
-        _broadcast(version)
+                               "request_id": getattr(by_request, "pk", None),
+                               "membership_kept": {name: entry["rows"] for name, entry
+                                                   in version.withdrawn_membership.items()}})
+        broadcast(version)
     return True

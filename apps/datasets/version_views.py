@@ -1,5 +1,6 @@
-"""Pages of a dataset's versions: make the next one, download one, see what changed since the one before (the
-writes and reads are apps/datasets/version_services.py's, as the API's are)."""
+"""Pages of a dataset's versions: make the next one, download one, see what changed since the one before, regenerate
+a withdrawn one (the writes and reads are apps/datasets/version_services.py's and version_regeneration.py's, as the
+API's are)."""
 
 import json
 
@@ -14,7 +15,7 @@ from apps.core.errors import ConflictError
 from apps.core.forms import error_sentences
 from apps.tenancy.permissions import has_scope
 
-from . import version_services
+from . import version_regeneration, version_services
 from .access import access_dataset
 from .forms import _loads, json_problem
 
@@ -86,3 +87,22 @@ def dataset_versions(request, org_slug, dataset_id):
         "dataset": dataset, "page": page, "errors": errors, "form": form, "diff": diff, "diff_rows": diff_rows,
         "may_version": has_scope(org=org, actor=actor, scope="dataset.version", obj=dataset),
     }, status=status)
+
+
+@require_http_methods(["POST"])
+def dataset_version_regenerate(request, org_slug, dataset_id, version_id):
+    """Regenerates a withdrawn version without the erased data, then back to the versions page saying so."""
+    org, actor = request.org, request.user
+    dataset = access_dataset(org=org, actor=actor, dataset_id=dataset_id, scope="item.view")
+    version = version_services.access_dataset_version(org=org, actor=actor, version_id=version_id,
+                                                      scope="dataset.version")
+    if version.dataset_id != dataset.pk:
+        raise Http404("No such version of this dataset.")
+    try:
+        regenerated = version_regeneration.dataset_version_regenerate(org=org, actor=actor, version=version)
+    except ConflictError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Version {regenerated.number} is being built from version {version.number} "
+                                  "without the erased data; it is ready when its status says so (reload to see).")
+    return redirect("datasets:versions", org_slug=org.slug, dataset_id=dataset.pk)

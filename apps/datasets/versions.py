@@ -11,6 +11,10 @@ in ascending order, and yields its rows for them; then finish() yields any closi
 annotations used). Rows go out in row groups of at most ROW_GROUP_ROWS rows or about ROW_GROUP_BYTES, so memory
 stays bounded whatever the size of the dataset, and each file is sorted by its section's `order` column.
 
+Regenerating a withdrawn version (version_membership.py, version_regeneration.py) builds from the membership kept
+at withdrawal instead of the filter: write_manifest takes it as batches of item ids, each with the `pin` values
+of the rows a section held (an annotation's `version`), which the section restores rows from (BuildContext.pins).
+
 Diffing (diff_section) walks the two versions' files of a section side by side along that column, a row group or
 two at a time (both files are sorted by it, and a row keeps its `order` value from one version to the next: an
 annotation never moves to another item), joins each stretch on the section's key with pandas, and counts the
@@ -72,6 +76,18 @@ class BuildContext:
     dataset_id: int
     # Lets a section hand facts to one registered after it (the recipe versions the annotations pinned).
     shared: dict = field(default_factory=dict)
+    # None: every section writes its rows as they are now. While regenerating, for the current batch of items,
+    # {section: {row key: (item id, pin value)}} of the rows the withdrawn version held: a section with a `pin`
+    # column writes those rows as they were at that pin value (a section absent here writes its rows as they are
+    # now). It may name items no longer there: write only the rows of the item ids rows() is given.
+    pins: dict[str, dict[int, tuple[int, int]]] | None = None
+    # What each pinned section could restore: {section: {"restored": n, "missing": n}}.
+    pinned: dict[str, Counter] = field(default_factory=dict)
+
+    def note_pins(self, section: str, *, restored: int, missing: int) -> None:
+        counts = self.pinned.setdefault(section, Counter())
+        counts["restored"] += restored
+        counts["missing"] += missing
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class VersionSection:
     order: str = "id"
     compare: tuple[str, ...] = ()
     count: str | None = None  # a column whose values the diff counts before and after (the label)
+    pin: str | None = None  # a column naming the state a row was in (kept at withdrawal, restored on regeneration)
 
     @property
     def filename(self) -> str:
@@ -103,20 +120,23 @@ _SECTIONS: dict[str, VersionSection] = {}
 
 def register_version_section(name: str, *, schema: pa.Schema, start: Callable[[BuildContext], SectionBuild],
                              key: str = "id", order: str = "id", compare: tuple[str, ...] = (),
-                             count: str | None = None) -> VersionSection:
+                             count: str | None = None, pin: str | None = None) -> VersionSection:
     """Adds a section to every version built from now on (call it from your AppConfig.ready()).
 
     `start(context)` returns the SectionBuild of one build. `key` identifies a row across versions, `order` is
     the column the rows come sorted by (ascending, never changing for a row across versions), `compare` the
-    columns whose change makes a row "changed", `count` a column whose values the diff counts.
+    columns whose change makes a row "changed", `count` a column whose values the diff counts. `pin` (optional)
+    names the integer column that identifies the state of a row (its revision), and then `order` must be the item
+    id: a withdrawn version keeps (key, item, pin) of its rows, and its regeneration asks the section for those
+    states through BuildContext.pins.
     """
     if name == ITEMS or not _SECTION_NAME.fullmatch(name):
         raise ValueError(f"{name!r} cannot name a version section: use lowercase letters, digits and _.")
-    missing = {key, order, *compare, *([count] if count else [])} - set(schema.names)
+    missing = {key, order, *compare, *([count] if count else []), *([pin] if pin else [])} - set(schema.names)
     if missing:
         raise ValueError(f"Section {name!r} names columns its schema lacks: {', '.join(sorted(missing))}.")
     section = VersionSection(name=name, schema=schema, start=start, key=key, order=order, compare=tuple(compare),
-                             count=count)
+                             count=count, pin=pin)
     _SECTIONS[name] = section
     return section
 
@@ -201,6 +221,7 @@ def _item_row(values: tuple) -> dict:
 class WrittenManifest:
     files: dict[str, Path]  # section name -> its Parquet file, in build order
     rows: dict[str, int]
+    pinned: dict[str, dict[str, int]] = field(default_factory=dict)  # BuildContext.pinned, when regenerating
 
 
 def _schema_for(section: VersionSection, version) -> pa.Schema:
@@ -210,14 +231,39 @@ def _schema_for(section: VersionSection, version) -> pa.Schema:
     })
 
 
-def write_manifest(*, version, directory: Path, progress: Callable[[dict[str, int]], None] | None = None) \
-        -> WrittenManifest:
-    """Writes every section's Parquet file of `version` (its dataset, its filter) into `directory`.
-
-    `progress(rows_by_section)` is called after each batch of items.
-    """
+def _filtered_batches(version, items_until):
+    """The items of the version's filter (created by `items_until`, when given), ITEM_BATCH at a time by id."""
     from .selectors import item_filter
 
+    items = item_filter(dataset=version.dataset, filter=version.filter)
+    if items_until is not None:
+        items = items.filter(created_at__lte=items_until)
+    items = items.order_by("pk").values_list(*_ITEM_FIELDS)
+    last = 0
+    while batch := list(items.filter(pk__gt=last)[:ITEM_BATCH]):
+        yield batch, None
+        last = batch[-1][0]
+
+
+def _kept_batches(version, membership):
+    """The items of a kept membership that are still in the dataset, batch by batch, with their pins."""
+    from .models import Item
+
+    items = Item.objects.for_org(version.organization_id).filter(dataset_id=version.dataset_id)
+    for ids, pins in membership:
+        batch = list(items.filter(pk__in=ids).order_by("pk").values_list(*_ITEM_FIELDS))
+        if batch:
+            yield batch, pins
+
+
+def write_manifest(*, version, directory: Path, progress: Callable[[dict[str, int]], None] | None = None,
+                   membership: Iterable[tuple[list[int], dict]] | None = None, items_until=None) -> WrittenManifest:
+    """Writes every section's Parquet file of `version` (its dataset, its filter) into `directory`.
+
+    With `membership` (batches of ascending item ids, each with its BuildContext.pins) the version holds those
+    items that still exist instead of its filter's, and the sections restore the pinned rows. `items_until` keeps
+    the filter's items to those created by then. `progress(rows_by_section)` is called after each batch of items.
+    """
     directory = Path(directory)
     sections = version_sections()
     context = BuildContext(org_id=version.organization_id, dataset_id=version.dataset_id)
@@ -225,26 +271,25 @@ def write_manifest(*, version, directory: Path, progress: Callable[[dict[str, in
         sinks = {s.name: stack.enter_context(_ParquetSink(directory / s.filename, _schema_for(s, version)))
                  for s in sections}
         builds = [(s.name, s.start(context)) for s in sections if s.start is not None]
-        items = item_filter(dataset=version.dataset, filter=version.filter).order_by("pk").values_list(*_ITEM_FIELDS)
-        last = 0
-        while True:
-            batch = list(items.filter(pk__gt=last)[:ITEM_BATCH])
-            if not batch:
-                break
+        batches = (_filtered_batches(version, items_until) if membership is None
+                   else _kept_batches(version, membership))
+        for batch, pins in batches:
             for values in batch:
                 sinks[ITEMS].add(_item_row(values))
             ids = [values[0] for values in batch]
+            context.pins = pins
             for name, build in builds:
                 for row in build.rows(ids):
                     sinks[name].add(row)
-            last = ids[-1]
             if progress is not None:
                 progress({name: sink.rows for name, sink in sinks.items()})
+        context.pins = None
         for name, build in builds:
             for row in build.finish():
                 sinks[name].add(row)
     return WrittenManifest(files={name: sink.path for name, sink in sinks.items()},
-                           rows={name: sink.rows for name, sink in sinks.items()})
+                           rows={name: sink.rows for name, sink in sinks.items()},
+                           pinned={name: dict(counts) for name, counts in context.pinned.items()})
 
 
 # --- Diffing -------------------------------------------------------------------------------------

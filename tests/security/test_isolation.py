@@ -61,8 +61,13 @@ def _saved_filter(org, owner):
 
 
 def _dataset_version(org, owner):
+    # Withdrawn: the state in which every version route, regenerate included, would act if it skipped the tenant.
+    from django.utils import timezone
+
     return DatasetVersion.objects.create(organization=org, dataset=_dataset(org, owner), number=1,
-                                         message="secret cut", created_by=owner.user)
+                                         message="secret cut", created_by=owner.user,
+                                         status=DatasetVersion.Status.WITHDRAWN, withdrawn_at=timezone.now(),
+                                         withdrawn_reason="It held erased data.")
 
 
 def _recipe(org, owner):

@@ -76,6 +76,38 @@ def test_role_matrix_decides_the_api(scope, role, org_a, owner_a, make_member, a
         assert response.status_code in (403, 404), response.content
 
 
+# Routes whose object must be in a given state before the scope decides, each probed like PROBES:
+# scope -> (method, url template, body, make the object in the state the call needs).
+def _withdrawn_version(org, dataset):
+    from django.utils import timezone
+
+    from apps.datasets.models import DatasetVersion
+
+    return DatasetVersion.objects.create(organization=org, dataset=dataset, number=1, message="First cut",
+                                         status=DatasetVersion.Status.WITHDRAWN, withdrawn_at=timezone.now(),
+                                         withdrawn_reason="It held erased data.")
+
+
+STATE_PROBES = {
+    "dataset.version": ("post", "/api/v1/dataset-versions/{obj}/regenerate/", {}, _withdrawn_version),
+}
+STATE_CASES = [(scope, role) for scope in STATE_PROBES for role in Role]
+
+
+@pytest.mark.parametrize("scope,role", STATE_CASES, ids=[f"{s}-{r.value}" for s, r in STATE_CASES])
+def test_role_matrix_decides_the_api_on_objects_in_state(scope, role, org_a, make_member, api_for):
+    caller = make_member(org_a, role)
+    method, url, body, make = STATE_PROBES[scope]
+    target = make(org_a, DatasetFactory(organization=org_a))
+
+    response = getattr(api_for(caller), method)(url.format(obj=target.pk), body, format="json")
+
+    if role in SCOPES[scope]:
+        assert response.status_code in (200, 201, 202, 204), response.content
+    else:
+        assert response.status_code in (403, 404), response.content
+
+
 def test_guardian_grant_gives_one_person_audit_access_and_revocation_is_immediate(org_a, owner_a, make_member,
                                                                                   api_for):
     annotator = make_member(org_a, Role.ANNOTATOR)

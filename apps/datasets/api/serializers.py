@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.datasets.models import Dataset, DatasetVersion, ImportJob, ImportRowError, Item, SavedFilter, SubjectCategory
@@ -125,17 +126,36 @@ class ImportRowErrorOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class VersionReference(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+
+
 class DatasetVersionOutput(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", default=None)
     sections = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
+    regenerated_from = serializers.SerializerMethodField()
+    replaced_by = serializers.SerializerMethodField()
 
     class Meta:
         model = DatasetVersion
         fields = ["id", "dataset", "number", "message", "filter", "status", "item_count", "annotation_count",
                   "sections", "checksum", "error", "created_by", "created_at", "finished_at", "download_url",
-                  "withdrawn_at", "withdrawn_reason"]
+                  "withdrawn_at", "withdrawn_reason", "regenerated_from", "replaced_by", "notes"]
         read_only_fields = fields
+
+    @extend_schema_field(VersionReference(allow_null=True))
+    def get_regenerated_from(self, version) -> dict | None:
+        """The withdrawn version this one was regenerated from (without the erased data)."""
+        source = version.regenerated_from if version.regenerated_from_id else None
+        return {"id": source.pk, "number": source.number} if source is not None else None
+
+    @extend_schema_field(VersionReference(allow_null=True))
+    def get_replaced_by(self, version) -> dict | None:
+        """The version regenerated from this withdrawn one (the newest that did not fail)."""
+        pk = getattr(version, "replaced_by_pk", None)
+        return {"id": pk, "number": version.replaced_by_number} if pk else None
 
     def get_sections(self, version) -> dict:
         """Each section's file: rows, bytes, sha256 and where to download it."""

@@ -24,4 +24,6 @@ urlpatterns = [
          name="dataset-version-diff"),
     path("dataset-versions/<int:pk>/download/", versions_views.DatasetVersionDownloadApi.as_view(),
          name="dataset-version-download"),
+    path("dataset-versions/<int:pk>/regenerate/", versions_views.DatasetVersionRegenerateApi.as_view(),
+         name="dataset-version-regenerate"),
 ]

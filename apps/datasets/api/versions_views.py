@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from apps.core.api.base import OrgApiView
 from apps.core.ids import parse_id
-from apps.datasets import version_services
+from apps.datasets import version_regeneration, version_services
 from apps.datasets.access import access_dataset
 from apps.datasets.models import Dataset, DatasetVersion
 from apps.datasets.versions import DIFF_ID_LIMIT
@@ -45,6 +45,25 @@ class DatasetVersionDetailApi(OrgApiView):
     def get(self, request, pk):
         return Response(DatasetVersionOutput(
             version_services.access_dataset_version(org=request.org, actor=request.user, version_id=pk)).data)
+
+
+class DatasetVersionRegenerateApi(OrgApiView):
+    """Regenerates a withdrawn version (its files held erased data): the next version, built in the background from
+    what the withdrawn one held minus what is no longer there, naming it in `regenerated_from`; its `notes` say
+    what it was built from. 409 when the version is not withdrawn or was already regenerated."""
+
+    model = DatasetVersion
+    serializer_class = DatasetVersionOutput
+    pagination_class = None
+    required_scopes = {"POST": "dataset.version"}
+
+    @extend_schema(request=None, responses={201: DatasetVersionOutput})
+    def post(self, request, pk):
+        version = version_services.access_dataset_version(org=request.org, actor=request.user, version_id=pk,
+                                                          scope="dataset.version")
+        regenerated = version_regeneration.dataset_version_regenerate(org=request.org, actor=request.user,
+                                                                      version=version)
+        return Response(DatasetVersionOutput(regenerated).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetVersionDiffApi(OrgApiView):
