@@ -275,9 +275,17 @@ def _holds_advisory_locks() -> bool:
 
 def _record_on_own_connection(context: contextvars.Context, kwargs: dict, outcome: dict) -> None:
     try:
+        org = kwargs.get("org")
         with connection.cursor() as cursor:
             # Never wait long on a lock the caller's transaction might hold.
             cursor.execute("SET lock_timeout = '2s'")
+            if org is not None:
+                # The audit tables hold the organisation as a plain id (no constraint would refuse it): an
+                # organisation made in the caller's uncommitted transaction is not there for this connection, and
+                # the event must then roll back with that transaction rather than outlive it.
+                cursor.execute("SELECT 1 FROM tenancy_organization WHERE id = %s", [org_id_of(org)])
+                if cursor.fetchone() is None:
+                    raise LookupError("its organisation is not committed yet")
         outcome["event"] = context.run(audit_record, **kwargs)
     except Exception as exc:  # reported to the caller's thread, which records the event itself
         outcome["error"] = exc

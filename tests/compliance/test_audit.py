@@ -9,7 +9,9 @@ from django.db import DatabaseError, connection, transaction
 from apps.compliance.models import GENESIS_HASH, AuditChainLink, AuditEvent, AuditPendingSeal
 from apps.compliance.sealing import seal_pending
 from apps.compliance.selectors import audit_chain_verify
-from apps.compliance.services import audit_chain_seal_and_verify, audit_record
+from apps.compliance.services import audit_chain_seal_and_verify, audit_record, audit_record_committed
+from apps.tenancy.context import system_context
+from apps.tenancy.models import Organization
 from apps.tenancy.roles import Role
 
 
@@ -48,6 +50,32 @@ def test_an_event_is_sealed_right_after_its_commit(transactional_db, org_a, owne
 
     assert AuditChainLink.objects.get(event=event).sequence >= 1
     assert not AuditPendingSeal.objects.filter(event_id=event.pk).exists()
+
+
+class _Refused(Exception):
+    pass
+
+
+def test_an_event_committed_apart_outlives_the_transaction_that_rolls_back(transactional_db, org_a, owner_a):
+    with pytest.raises(_Refused), transaction.atomic():
+        audit_record_committed(org=org_a, actor=owner_a.user, action="test.refused_kept")
+        raise _Refused
+
+    with system_context():
+        assert AuditEvent.objects.filter(organization_id=org_a.pk, action="test.refused_kept").count() == 1
+
+
+def test_an_event_about_an_organisation_that_rolls_back_goes_with_it(transactional_db, owner_a):
+    # The audit tables hold the organisation as a plain id: nothing but this check keeps an orphan event out.
+    with pytest.raises(_Refused), transaction.atomic():
+        with system_context():
+            fresh = Organization.objects.create(name="Never committed", slug="never-committed", region="eu")
+        audit_record_committed(org=fresh, actor=owner_a.user, action="test.about_uncommitted_org")
+        raise _Refused
+
+    with system_context():
+        assert not AuditEvent.objects.filter(action="test.about_uncommitted_org").exists()
+        assert not Organization.objects.filter(slug="never-committed").exists()
 
 
 def test_what_no_writer_sealed_the_relay_sweep_seals(transactional_db, org_a, owner_a, settings):
