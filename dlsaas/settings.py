@@ -162,8 +162,9 @@ DRAMATIQ_TASKS_DATABASE = "default"
 # Queues: `default` (I/O, bookkeeping) and `gpu` (inference), each per residency region (apps/core/queues.py).
 
 # --- Audit chain sealing (apps/compliance/sealing.py) -----------------------------------------
-# After a commit, a process seals its chain at most this often; the relay's sweep seals what is left.
-AUDIT_SEAL_DEBOUNCE_SECONDS = float(env("DLSAAS_AUDIT_SEAL_DEBOUNCE_SECONDS", "0.25"))
+# After a commit, writers seal their chain at most this often, all processes together (whole seconds across
+# processes, through the cache); the relay's sweep seals what is left. 0: every commit seals.
+AUDIT_SEAL_DEBOUNCE_SECONDS = float(env("DLSAAS_AUDIT_SEAL_DEBOUNCE_SECONDS", "1"))
 # audit_record() prepares its INSERT once per database session (apps/compliance/services.py). Switch it off behind
 # a transaction-pooling proxy that does not keep prepared statements (PgBouncer before 1.21).
 AUDIT_PREPARED_INSERT = env_bool("DLSAAS_AUDIT_PREPARED_INSERT", True)

@@ -4,19 +4,22 @@ Writers insert audit events in their own transactions and take no lock, so audit
 chain; a trigger queues each new event in AuditPendingSeal. One sealer per chain at a time (a PostgreSQL advisory
 lock per organisation) reads the queue in event-id order, computes the links and writes them with the queue rows'
 removal in one transaction. It runs:
-- right after the writing transaction commits (`schedule_seal`), unless this process started a seal of the same
-  chain less than AUDIT_SEAL_DEBOUNCE_SECONDS ago or another sealer holds the chain's lock: under load one seal
-  covers many writers' events instead of every writer paying for its own;
+- right after the writing transaction commits (`schedule_seal`), unless a seal of the same chain was started less
+  than AUDIT_SEAL_DEBOUNCE_SECONDS ago (by this process, or by any through the shared cache) or another sealer
+  holds the chain's lock: under load one seal covers many writers' events instead of every writer paying for its
+  own;
 - from the periodic sweep in the outbox relay (apps/compliance/tasks.py), for anything left behind, so an event
   waits at most about the relay's interval;
 - before every verification, so a verified chain covers every committed event.
 """
 
 import logging
+import math
 import threading
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from apps.tenancy.context import system_context
@@ -151,12 +154,21 @@ _last_seal_lock = threading.Lock()
 
 
 def _seal_due(org_id: int | None) -> bool:
-    """True (and noted) where this process has not started a seal of the chain within the debounce interval."""
+    """True where neither this process nor (through the shared cache) any other has started a seal of the chain
+    within the debounce interval; the seal is then noted as started. Per process alone, N processes would seal N
+    times an interval, each a small batch at a seal's fixed cost (bench/audit_chain.py --processes)."""
+    debounce = settings.AUDIT_SEAL_DEBOUNCE_SECONDS
     now = time.monotonic()
     with _last_seal_lock:
-        if now - _last_seal_started.get(org_id, -1e9) < settings.AUDIT_SEAL_DEBOUNCE_SECONDS:
+        if now - _last_seal_started.get(org_id, -1e9) < debounce:
             return False
         _last_seal_started[org_id] = now
+    if debounce <= 0:
+        return True
+    try:  # an atomic add (SET NX with expiry on Redis): one process an interval wins; whole seconds only
+        return cache.add(f"dlsaas:audit-seal:{org_id or 0}", 1, timeout=max(1, math.ceil(debounce)))
+    except Exception:  # the cache is down: seal anyway (sealers queue on the chain's lock, nothing is lost)
+        logger.warning("Shared audit seal debounce unavailable; sealing without it", exc_info=True)
         return True
 
 

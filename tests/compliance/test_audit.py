@@ -52,6 +52,26 @@ def test_an_event_is_sealed_right_after_its_commit(transactional_db, org_a, owne
     assert not AuditPendingSeal.objects.filter(event_id=event.pk).exists()
 
 
+def test_one_process_an_interval_seals_a_chain_whoever_writes(transactional_db, org_a, owner_a, settings):
+    from django.core.cache import cache
+
+    from apps.compliance import sealing
+
+    settings.AUDIT_SEAL_DEBOUNCE_SECONDS = 60
+    cache.delete(f"dlsaas:audit-seal:{org_a.pk}")
+    sealing._last_seal_started.clear()
+    first = audit_record(org=org_a, actor=owner_a.user, action="test.first")  # commits alone: sealed at once
+    sealing._last_seal_started.clear()  # as another process, which never sealed, sees it
+    second = audit_record(org=org_a, actor=owner_a.user, action="test.second")
+
+    assert AuditChainLink.objects.filter(event=first).exists()
+    assert AuditPendingSeal.objects.filter(event_id=second.pk).exists()  # left to the next interval or the sweep
+    cache.delete(f"dlsaas:audit-seal:{org_a.pk}")  # the interval is over
+    sealing._last_seal_started.clear()
+    third = audit_record(org=org_a, actor=owner_a.user, action="test.third")
+    assert AuditChainLink.objects.filter(event__in=[second, third]).count() == 2
+
+
 class _Refused(Exception):
     pass
 
