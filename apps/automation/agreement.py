@@ -39,8 +39,10 @@ nothing but the misses it changes.
 from collections import defaultdict
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import numpy as np
+from django.db import connection
 
 from apps.annotations.models import Annotation, AnnotationRevision
 from apps.quality.metrics import match
@@ -94,36 +96,157 @@ def _resolution(suggested: dict, final: dict) -> dict:
 
 def on_annotations_changed(*, org, actor, item, layer, changes, at) -> None:
     """The annotations change listener (apps/annotations/change_hooks.py): records what this save did to the
-    item's suggestions and refreshes the item's misses."""
+    item's suggestions and refreshes the item's misses.
+
+    It runs inside every studio save, so its cost must not grow with the item: one query reads everything it needs
+    (_shared_state), the resolutions are worked out in memory and applied to the outcome rows read, the misses are
+    computed from the rows as the resolutions leave them, and what changed is written with at most one statement
+    per kind (_Writes)."""
     if layer is not None or _replacing.get():
         return  # a model re-run replacing its suggestions refreshes the misses itself once it is done
-    records = list(PreAnnotation.objects.for_org(org).filter(item=item).only("model_version_id", "annotation_ids"))
-    if not records:
-        return
-    _record_resolutions(org=org, actor=actor, item=item, records=records, changes=changes, at=at)
-    misses_refresh(org=org, item=item, records=records, at=at)
-
-
-def _record_resolutions(*, org, actor, item, records, changes, at) -> None:
     model_pks = {pk for pk, before, after in changes
                  if (before or {}).get("source") == "model" or (after or {}).get("source") == "model"}
-    if not model_pks:
+    shared = _shared_state(org=org, item=item, suggestion_ids=model_pks)
+    if not shared.records:
         return
-    _revive(org=org, item=item, records=records, created=[
+    writes = _Writes()
+    if model_pks:
+        _record_resolutions(org=org, actor=actor, item=item, shared=shared, changes=changes, model_pks=model_pks,
+                            at=at, writes=writes)
+    _item_misses(org=org, item_id=item.pk, annotations=shared.annotations, records=shared.records,
+                 outcomes=shared.outcomes, at=at, creates=writes.misses, stale=writes.delete)
+    writes.apply(org)
+
+
+@dataclass
+class _Shared:
+    """One item's agreement state on its shared annotations: its PreAnnotation rows, its outcome rows (dicts, as
+    this save's resolutions leave them), the suggestions as made (first revisions) of the save's model annotations,
+    and its annotations (as _shared_annotations gives them)."""
+    records: list[PreAnnotation]
+    outcomes: list[dict]
+    suggested: dict[int, dict]
+    annotations: list[dict]
+
+
+@dataclass
+class _Writes:
+    """What a save's hook writes, gathered so that each kind is one statement."""
+    delete: list[int] = field(default_factory=list)  # outcome rows: undone, withdrawn rejections, stale misses
+    preannotations: dict[int, PreAnnotation] = field(default_factory=dict)
+    creates: list[SuggestionOutcome] = field(default_factory=list)
+    updates: list[SuggestionOutcome] = field(default_factory=list)
+    misses: list[SuggestionOutcome] = field(default_factory=list)
+
+    def apply(self, org) -> None:
+        if self.delete:
+            SuggestionOutcome.objects.for_org(org).filter(pk__in=self.delete).delete()
+        if self.preannotations:
+            PreAnnotation.objects.bulk_update(list(self.preannotations.values()), ["annotation_ids"])
+        if self.creates:
+            SuggestionOutcome.objects.bulk_create(self.creates)
+        if self.updates:
+            SuggestionOutcome.objects.bulk_update(self.updates, ["outcome", "iou", "label_changed",
+                                                                 "attributes_changed", "geometry_changed", "final",
+                                                                 "annotation_id", "updated_at"])
+        if self.misses:
+            SuggestionOutcome.objects.bulk_create(self.misses, ignore_conflicts=True)
+
+
+# Four reads in one round trip, each a JSON array that PostgreSQL builds and psycopg parses in one go (four
+# querysets, compiled per save and converting two JSON values per annotation, cost more than the reads themselves):
+# the item's PreAnnotation rows; its shared outcome rows, with the suggestion as made only where it is used
+# (rejected rows: the misses' pool and the undo of a rejection; rows of the save's suggestions); the first
+# revisions of the save's suggestions (a creation is version 1, so the (organization, annotation, version) key
+# finds each however long the item's history); and, only when the item has suggestions, its shared annotations.
+# Row-level security applies as to any query; the organisation is also named, as for_org does.
+_STATE_SQL = """
+SELECT
+  (SELECT json_agg(json_build_array(p.id, p.model_version_id, p.annotation_ids) ORDER BY p.model_version_id, p.id)
+     FROM {preannotation} p WHERE p.organization_id = %(org)s AND p.item_id = %(item)s),
+  (SELECT json_agg(json_build_array(o.id, o.model_version_id, o.suggestion_id, o.annotation_id, o.outcome,
+                                    CASE WHEN o.outcome = %(rejected)s OR o.suggestion_id = ANY(%(ids)s)
+                                         THEN o.suggested END) ORDER BY o.id)
+     FROM {outcome} o WHERE o.organization_id = %(org)s AND o.item_id = %(item)s AND o.layer IS NULL),
+  (SELECT json_agg(json_build_array(r.annotation_id, r.data) ORDER BY r.id)
+     FROM {revision} r WHERE r.organization_id = %(org)s AND r.annotation_id = ANY(%(ids)s) AND r.version = 1
+                         AND r.action = %(created)s),
+  (SELECT json_agg(json_build_array(a.id, a.type, a.label, a.attributes, a.geometry, a.frame, a.review_state,
+                                    a.created_by_id) ORDER BY a.frame, a.id)
+     FROM {annotation} a WHERE a.organization_id = %(org)s AND a.item_id = %(item)s AND a.layer IS NULL
+                          AND EXISTS (SELECT FROM {preannotation} p
+                                      WHERE p.organization_id = %(org)s AND p.item_id = %(item)s))
+"""
+_ANNOTATION_KEYS = ("id", "type", "label", "attributes", "geometry", "frame", "review_state", "created_by_id")
+
+
+def _shared_state(*, org, item, suggestion_ids: set[int]) -> _Shared:
+    """The item's agreement state (_Shared) for a save of `suggestion_ids`, in one query (_STATE_SQL)."""
+    if connection.vendor != "postgresql":
+        return _shared_state_orm(org=org, item=item, suggestion_ids=suggestion_ids)
+    quote = connection.ops.quote_name
+    sql = _STATE_SQL.format(preannotation=quote(PreAnnotation._meta.db_table),
+                            outcome=quote(SuggestionOutcome._meta.db_table),
+                            revision=quote(AnnotationRevision._meta.db_table),
+                            annotation=quote(Annotation._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"org": org.pk, "item": item.pk, "ids": sorted(suggestion_ids),
+                             "rejected": Outcome.REJECTED.value, "created": AnnotationRevision.Action.CREATED.value})
+        records, outcomes, suggested, annotations = cursor.fetchone()
+    return _Shared(
+        records=[PreAnnotation(pk=pk, organization_id=org.pk, item_id=item.pk, model_version_id=version,
+                               annotation_ids=ids) for pk, version, ids in records or []],
+        outcomes=[{"id": pk, "model_version_id": version, "suggestion_id": suggestion, "annotation_id": annotation,
+                   "outcome": outcome, "suggested": content}
+                  for pk, version, suggestion, annotation, outcome, content in outcomes or []],
+        suggested={pk: _content(data) for pk, data in suggested or []},
+        annotations=[dict(zip(_ANNOTATION_KEYS, row, strict=True)) for row in annotations or []])
+
+
+def _shared_state_orm(*, org, item, suggestion_ids: set[int]) -> _Shared:
+    """_shared_state through the ORM, in four queries: the embedded demo's SQLite, and what the one query must
+    equal."""
+    records = list(PreAnnotation.objects.for_org(org).filter(item_id=item.pk).order_by("model_version_id", "id")
+                   .only("id", "model_version_id", "annotation_ids"))
+    outcomes = list(SuggestionOutcome.objects.for_org(org).filter(item_id=item.pk, layer__isnull=True).order_by(
+        "id").values("id", "model_version_id", "suggestion_id", "annotation_id", "outcome", "suggested"))
+    for o in outcomes:
+        if o["outcome"] != Outcome.REJECTED and o["suggestion_id"] not in suggestion_ids:
+            o["suggested"] = None
+    suggested = {r["annotation_id"]: _content(r["data"]) for r in AnnotationRevision.objects.for_org(org).filter(
+        annotation_id__in=list(suggestion_ids), version=1, action=AnnotationRevision.Action.CREATED).order_by(
+        "id").values("annotation_id", "data")} if suggestion_ids else {}
+    annotations = [{key: row[key] for key in _ANNOTATION_KEYS}
+                   for row in _shared_annotations(org=org, item_ids=[item.pk])[item.pk]] if records else []
+    return _Shared(records=records, outcomes=outcomes, suggested=suggested, annotations=annotations)
+
+
+def _shared_annotations(*, org, item_ids: list[int]) -> dict[int, list[dict]]:
+    """The items' shared annotations as the misses read them, by item, each item's in (frame, id) order."""
+    by_item = {pk: [] for pk in item_ids}
+    for row in Annotation.objects.for_org(org).filter(item_id__in=item_ids, layer__isnull=True).order_by(
+            "item_id", "frame", "id").values(*_ANNOTATION_KEYS, "item_id"):
+        by_item[row["item_id"]].append(row)
+    return by_item
+
+
+def _record_resolutions(*, org, actor, item, shared: _Shared, changes, model_pks: set[int], at,
+                        writes: _Writes) -> None:
+    """This save's resolutions of suggestions, added to `writes` and applied to `shared.outcomes`."""
+    _revive(shared=shared, writes=writes, created=[
         (pk, after) for pk, before, after in changes
         if before is None and after and after.get("source") == "model" and after.get("review_state") == "proposed"])
-    rows = {row.suggestion_id: row for row in SuggestionOutcome.objects.for_org(org).filter(
-        item=item, layer__isnull=True, suggestion_id__in=model_pks)}
-    version_of = {pk: row.model_version_id for pk, row in rows.items()}
-    for record in records:
+    rows = {o["suggestion_id"]: o for o in shared.outcomes if o["suggestion_id"] in model_pks}
+    version_of = {pk: row["model_version_id"] for pk, row in rows.items()}
+    for record in shared.records:
         for pk in record.annotation_ids:
             if pk in model_pks:
                 version_of.setdefault(pk, record.model_version_id)
     if not version_of:
         return
-    suggested = {r.annotation_id: _content(r.data) for r in AnnotationRevision.objects.for_org(org).filter(
-        item=item, annotation_id__in=list(version_of), action=AnnotationRevision.Action.CREATED)}
-    creates, updates, drops = [], [], []
+    suggested = shared.suggested
+    person = actor if getattr(actor, "pk", None) else None
+    dropped = set()
     for pk, before, after in changes:
         if pk not in version_of or pk not in suggested:
             continue
@@ -135,51 +258,47 @@ def _record_resolutions(*, org, actor, item, records, changes, at) -> None:
                       "geometry_changed": False, "final": {}, "annotation_id": None}
         elif after.get("review_state") == "proposed":
             if row is not None:
-                drops.append(row.pk)  # undone: open again
+                dropped.add(row["id"])  # undone: open again
             continue
         else:
             fields = {**_resolution(suggested[pk], _content(after)), "annotation_id": pk}
         if row is None:
-            creates.append(SuggestionOutcome(
+            writes.creates.append(SuggestionOutcome(
                 organization_id=org.pk, model_version_id=version_of[pk], item_id=item.pk, layer=None,
-                suggestion_id=pk, suggested=suggested[pk], actor=actor if getattr(actor, "pk", None) else None,
-                resolved_at=at, updated_at=at, **fields))
+                suggestion_id=pk, suggested=suggested[pk], actor=person, resolved_at=at, updated_at=at, **fields))
+            shared.outcomes.append({"id": None, "model_version_id": version_of[pk], "suggestion_id": pk,
+                                    "annotation_id": fields["annotation_id"], "outcome": fields["outcome"],
+                                    "suggested": suggested[pk]})
         else:
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.updated_at = at
-            updates.append(row)
-    if drops:
-        SuggestionOutcome.objects.for_org(org).filter(pk__in=drops).delete()
-    if creates:
-        SuggestionOutcome.objects.bulk_create(creates)
-    if updates:
-        SuggestionOutcome.objects.bulk_update(updates, ["outcome", "iou", "label_changed", "attributes_changed",
-                                                        "geometry_changed", "final", "annotation_id", "updated_at"])
+            writes.updates.append(SuggestionOutcome(pk=row["id"], organization_id=org.pk, updated_at=at, **fields))
+            row.update(outcome=fields["outcome"], annotation_id=fields["annotation_id"])
+    if dropped:
+        writes.delete += dropped
+        shared.outcomes = [o for o in shared.outcomes if o["id"] not in dropped]
 
 
-def _revive(*, org, item, records, created) -> None:
+def _revive(*, shared: _Shared, writes: _Writes, created) -> None:
     """The studio's undo of a rejection creates the suggestion again under a new id: a new open suggestion equal to
-    a rejected one of this item takes its place in its version's suggestions, and the rejection is withdrawn."""
+    a rejected one of this item takes its place in its version's suggestions, and the rejection is withdrawn (of
+    equal ones, the first recorded: the outcome rows are in id order)."""
     if not created:
         return
-    rejected = list(SuggestionOutcome.objects.for_org(org).filter(item=item, layer__isnull=True,
-                                                                  outcome=Outcome.REJECTED))
-    by_version = {record.model_version_id: record for record in records}
-    withdrawn, changed = [], {}
+    rejected = [o for o in shared.outcomes if o["outcome"] == Outcome.REJECTED]
+    by_version = {record.model_version_id: record for record in shared.records}
+    withdrawn = set()
     for pk, after in created:
         content = _content(after)
-        row = next((r for r in rejected if r.pk not in withdrawn and r.suggested == content
-                    and r.model_version_id in by_version), None)
+        row = next((r for r in rejected if r["id"] not in withdrawn and r["suggested"] == content
+                    and r["model_version_id"] in by_version), None)
         if row is None:
             continue
-        withdrawn.append(row.pk)
-        record = by_version[row.model_version_id]
+        withdrawn.add(row["id"])
+        record = by_version[row["model_version_id"]]
         record.annotation_ids = [*record.annotation_ids, pk]
-        changed[record.pk] = record
+        writes.preannotations[record.pk] = record
     if withdrawn:
-        SuggestionOutcome.objects.for_org(org).filter(pk__in=withdrawn).delete()
-        PreAnnotation.objects.bulk_update(list(changed.values()), ["annotation_ids"])
+        writes.delete += withdrawn
+        shared.outcomes = [o for o in shared.outcomes if o["id"] not in withdrawn]
 
 
 def _match(sim: np.ndarray, keys_a: list, keys_b: list, threshold: float):
@@ -224,10 +343,7 @@ def misses_refresh(*, org, item, records=None, at) -> None:
 def misses_refresh_many(*, org, items, records_of: dict | None = None, at) -> None:
     """misses_refresh over several items, in a number of queries that does not grow with them. `records_of` (the
     items' PreAnnotation rows by item id) is read when not given."""
-    by_item = {item.pk: [] for item in items}
-    for row in Annotation.objects.for_org(org).filter(item_id__in=list(by_item), layer__isnull=True).values(
-            "id", "item_id", "type", "label", "attributes", "geometry", "frame", "review_state", "created_by_id"):
-        by_item[row["item_id"]].append(row)
+    by_item = _shared_annotations(org=org, item_ids=[item.pk for item in items])
     # An item with nothing people kept has nothing a model could have missed (a freshly pre-annotated item, the hot
     # path of a pipeline): only misses recorded before may have to go.
     idle = [pk for pk, annotations in by_item.items() if all(a["review_state"] == "proposed" for a in annotations)]
