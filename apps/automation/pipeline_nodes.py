@@ -98,25 +98,27 @@ def _read_images(items: list, errors: dict) -> tuple[list, list]:
 
 
 def _predicted_in_chunks(predictor, items: list, errors: dict):
-    """Yields (items, their predictions) a model batch at a time, pipelined: while one batch infers on a second
-    thread (onnxruntime releases the GIL), this one reads and decrypts the next batch's images and the caller writes
-    the previous batch's suggestions, so the database and storage round trips hide behind the model. The
-    inference thread never touches the database. An unreadable image is left out, its error in `errors`."""
+    """Yields (items, their predictions) a model batch at a time, pipelined so that the model is never kept waiting:
+    a second thread only runs the model (onnxruntime releases the GIL) while this one reads, decrypts and
+    pre-processes the next batch's images, decodes the previous batch's outputs and (in the caller) writes its
+    suggestions; the database and storage round trips and the Python work hide behind the model. The inference
+    thread never touches the database. An unreadable image is left out, its error in `errors`."""
     from concurrent.futures import ThreadPoolExecutor
 
     size = max(1, predictor.batch_size)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict") as pool:
-        previous = None  # (items, future) of the batch in flight
+        previous = None  # (items, prepared, future of the raw outputs) of the batch in flight
         for start in range(0, len(items), size):
             kept, images = _read_images(items[start:start + size], errors)
             if not kept:
                 continue
-            inferring = (kept, pool.submit(predictor.predict, images))
+            prepared = predictor.prepare(images)
+            inferring = (kept, prepared, pool.submit(predictor.run, prepared))
             if previous is not None:
-                yield previous[0], previous[1].result()
+                yield previous[0], predictor.finish(previous[1], previous[2].result())
             previous = inferring
         if previous is not None:
-            yield previous[0], previous[1].result()
+            yield previous[0], predictor.finish(previous[1], previous[2].result())
 
 
 def _max_confidence(suggestions: list[dict]) -> float | None:

@@ -51,17 +51,45 @@ class Predictor:
 
     def predict(self, images: list[Image.Image]) -> list[list[dict]]:
         """Annotation dicts per image, in order. Images whose tensors differ in shape are batched apart."""
+        prepared = self.prepare(images)
+        return self.finish(prepared, self.run(prepared))
+
+    # predict() in three stages, so that a caller can keep the model busy: prepare the next images and decode the
+    # previous outputs on one thread while run() infers on another (onnxruntime releases the GIL).
+
+    def prepare(self, images: list[Image.Image]) -> "Prepared":
+        """Pre-processes the images per the input spec and groups them by tensor shape (CPU work, no model)."""
         prepared = [preprocess(image, self.input_spec) for image in images]
         by_shape: dict[tuple, list[int]] = defaultdict(list)
         for index, (tensor, _transform) in enumerate(prepared):
             by_shape[tensor.shape].append(index)
-        results: list[list[dict]] = [[] for _ in images]
-        for indexes in by_shape.values():
-            raw = self.infer([prepared[i][0] for i in indexes])
-            for i, outputs in zip(indexes, raw, strict=True):
-                annotations = decode(outputs, prepared[i][1], self.decoder, self.label_map)
-                if self.model_version_id is not None:
-                    for annotation in annotations:
-                        annotation["model_version"] = self.model_version_id
-                results[i] = annotations
+        return Prepared(tensors=[t for t, _ in prepared], transforms=[tr for _, tr in prepared],
+                        groups=list(by_shape.values()))
+
+    def run(self, prepared: "Prepared") -> list[dict[str, np.ndarray]]:
+        """The model's raw outputs per image, in order (the only stage that runs the model)."""
+        raw: list[dict[str, np.ndarray]] = [{} for _ in prepared.tensors]
+        for indexes in prepared.groups:
+            for i, outputs in zip(indexes, self.infer([prepared.tensors[i] for i in indexes]), strict=True):
+                raw[i] = outputs
+        return raw
+
+    def finish(self, prepared: "Prepared", raw: list[dict[str, np.ndarray]]) -> list[list[dict]]:
+        """Decodes the raw outputs into annotation dicts in image pixels, per image."""
+        results = []
+        for outputs, transform in zip(raw, prepared.transforms, strict=True):
+            annotations = decode(outputs, transform, self.decoder, self.label_map)
+            if self.model_version_id is not None:
+                for annotation in annotations:
+                    annotation["model_version"] = self.model_version_id
+            results.append(annotations)
         return results
+
+
+@dataclass
+class Prepared:
+    """Images made ready for the model: their tensors, how to map outputs back to each image, and which images
+    share a tensor shape (batched together)."""
+    tensors: list[np.ndarray]
+    transforms: list
+    groups: list[list[int]]
