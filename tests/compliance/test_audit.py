@@ -70,6 +70,7 @@ def test_one_process_an_interval_seals_a_chain_whoever_writes(transactional_db, 
     sealing._last_seal_started.clear()
     third = audit_record(org=org_a, actor=owner_a.user, action="test.third")
     assert AuditChainLink.objects.filter(event__in=[second, third]).count() == 2
+    cache.delete(f"dlsaas:audit-seal:{org_a.pk}")
 
 
 class _Refused(Exception):
