@@ -24,7 +24,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from apps.tenancy.context import system_context
 
-from .chain import event_select, link_hash
+from .chain import event_select, link_hash, link_hash_of_array, pg_event_array
 from .models import GENESIS_HASH, AuditChainLink, AuditPendingSeal
 
 logger = logging.getLogger(__name__)
@@ -68,17 +68,20 @@ def _claim(event_ids: list[int]) -> list[int]:
 
 
 def _event_rows(event_ids: list[int]) -> list[tuple]:
+    """(id, the event's hashed values) per event in id order: on PostgreSQL the values as one JSON array text the
+    database writes (chain.pg_event_array), elsewhere as a row."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT {event_select(connection.vendor)} FROM compliance_auditevent e"
+                f"SELECT e.id, {pg_event_array()} FROM compliance_auditevent e"
                 " WHERE e.id = ANY(string_to_array(%s, ',')::bigint[]) ORDER BY e.id", [",".join(map(str, event_ids))],
             )
+            return cursor.fetchall()
         else:
             marks = ",".join("%s" for _ in event_ids)
             cursor.execute(f"SELECT {event_select(connection.vendor)} FROM compliance_auditevent e"
                            f" WHERE e.id IN ({marks}) ORDER BY e.id", event_ids)
-        return cursor.fetchall()
+            return [(row[0], row) for row in cursor.fetchall()]
 
 
 def _seal_batch(org_id: int | None, event_ids: list[int], *, wait: bool) -> int | None:
@@ -96,14 +99,15 @@ def _seal_batch(org_id: int | None, event_ids: list[int], *, wait: bool) -> int 
         )
         sequence, prev = head if head else (0, GENESIS_HASH)
         sequences, prev_hashes, hashes = [], [], []
-        for row in rows:
+        for _event_id, values in rows:
             sequence += 1
-            digest = link_hash(prev, sequence, row)
+            digest = link_hash_of_array(prev, sequence, values) if isinstance(values, str) else \
+                link_hash(prev, sequence, values)
             sequences.append(sequence)
             prev_hashes.append(prev)
             hashes.append(digest)
             prev = digest
-        _write_links(org_id, [row[0] for row in rows], sequences, prev_hashes, hashes)
+        _write_links(org_id, [event_id for event_id, _values in rows], sequences, prev_hashes, hashes)
         return len(rows)
 
 

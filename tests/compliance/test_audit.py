@@ -73,6 +73,26 @@ def test_one_process_an_interval_seals_a_chain_whoever_writes(transactional_db, 
     cache.delete(f"dlsaas:audit-seal:{org_a.pk}")
 
 
+HOSTILE_TEXT = 'Zoë "quoted" \\ back\\slash\ttab\nnew line\r\x01\x1f\x7f \u2028 \U0001F600 </script> 名前'
+
+
+def test_the_database_writes_the_same_payload_python_would_hash(org_a, owner_a):
+    from apps.compliance.chain import event_select, link_hash, link_hash_of_array, pg_event_array
+
+    event = audit_record(org=org_a, actor=owner_a.user, action="test.hostile", target_type="datasets.item",
+                         target_id="7", target_label=HOSTILE_TEXT,
+                         metadata={"name": HOSTILE_TEXT, "nested": {"list": [1, 2.5, None, True]}, "ünï": "ç"},
+                         before={"label": HOSTILE_TEXT}, after=None)
+    with system_context(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pg_event_array()}, {event_select('postgresql')} FROM compliance_auditevent e"
+                       " WHERE e.id = %s", [event.pk])
+        array, *row = cursor.fetchone()
+
+    assert link_hash_of_array(GENESIS_HASH, 42, array) == link_hash(GENESIS_HASH, 42, row)
+    assert seal_pending(org_a.pk) >= 1
+    assert audit_chain_verify(org_id=org_a.pk).ok  # the SQL check recomputes every hash the sealer wrote
+
+
 class _Refused(Exception):
     pass
 
