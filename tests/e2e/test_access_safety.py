@@ -9,17 +9,9 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from apps.tenancy.roles import Role
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def test_an_owner_states_the_categories_of_data_subjects_and_the_register_shows_them(live_server, new_page, org_a,

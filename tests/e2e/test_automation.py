@@ -17,15 +17,7 @@ from apps.tenancy.roles import Role
 from tests import processes
 from tests.automation.test_pipelines import drain
 from tests.datasets.factories import DatasetFactory
-from tests.factories import PASSWORD
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
+from tests.e2e.pages import sign_in
 
 
 def photo(name):

@@ -16,7 +16,7 @@ from apps.tenancy.context import TenantState, set_state
 from apps.tenancy.roles import Role
 from tests import processes
 from tests.datasets.factories import ItemFactory
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -30,14 +30,6 @@ def png(width: int, height: int, color: tuple[int, int, int]) -> bytes:
 @pytest.fixture(autouse=True)
 def storage_roots(settings, tmp_path):
     settings.STORAGE_ROOTS = {"eu": tmp_path / "eu", "us": tmp_path / "us"}
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def test_a_manager_uploads_browses_filters_and_opens_an_item(live_server, new_page, org_a, make_member):

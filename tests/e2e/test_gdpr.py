@@ -11,7 +11,7 @@ from apps.compliance.models import DataSubjectRequest
 from apps.datasets.models import Item
 from apps.tenancy.roles import Role
 from tests.datasets.factories import DatasetFactory, ItemFactory
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -21,14 +21,6 @@ SUBJECT = "P-4711"
 @pytest.fixture(autouse=True)
 def storage_roots(settings, tmp_path):
     settings.STORAGE_ROOTS = {"eu": tmp_path / "eu", "us": tmp_path / "us"}
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def test_an_officer_files_verifies_and_runs_an_erasure_and_gets_its_certificate(live_server, new_page, org_a,

@@ -18,18 +18,10 @@ from apps.tenancy.context import TenantState, set_state
 from apps.tenancy.roles import Role
 from tests import processes
 from tests.datasets.factories import ItemFactory
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.recipes.factories import published_recipe, street_spec
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def in_worker_thread(fn, *args):

@@ -13,7 +13,7 @@ from apps.annotations.services import annotations_change
 from apps.datasets.intake import items_upload
 from apps.tenancy.roles import Role
 from tests.datasets.factories import DatasetFactory
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.recipes.factories import published_recipe
 
 pytestmark = pytest.mark.e2e
@@ -41,14 +41,6 @@ def scene(org_a, make_member):
     _recipe, version = published_recipe(org_a, owner.user, dataset=dataset)
     item = items_upload(org=org_a, actor=owner.user, dataset=dataset, files=[street_image()])[0]
     return {"owner": owner, "dataset": dataset, "version": version, "item": item}
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def open_studio(page, item):

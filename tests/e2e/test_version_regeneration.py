@@ -17,7 +17,7 @@ from apps.datasets.models import DatasetVersion
 from apps.datasets.tasks import build_dataset_version
 from apps.tenancy.roles import Role
 from tests.datasets.factories import DatasetFactory, ItemFactory
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.recipes.factories import published_recipe
 
 pytestmark = pytest.mark.e2e
@@ -29,14 +29,6 @@ MARKER = "zq-regen-e2e-marker-81d0"
 @pytest.fixture(autouse=True)
 def storage_roots(settings, tmp_path):
     settings.STORAGE_ROOTS = {"eu": tmp_path / "eu", "us": tmp_path / "us"}
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def test_an_owner_regenerates_a_version_withdrawn_by_an_erasure_and_its_files_hold_nothing_of_the_subject(

@@ -21,7 +21,7 @@ from apps.workforce.models import ReviewComment, WorkEvent, WorkItem
 from apps.workforce.services import task_create
 from tests import processes
 from tests.datasets.factories import DatasetFactory, ItemFactory
-from tests.factories import PASSWORD
+from tests.e2e.pages import sign_in
 from tests.recipes.factories import published_recipe
 
 pytestmark = pytest.mark.e2e
@@ -33,14 +33,6 @@ def photo(name, colour=(70, 80, 90)) -> SimpleUploadedFile:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
-def sign_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme Vision")
 
 
 def at(page, x, y):
