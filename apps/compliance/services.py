@@ -133,8 +133,8 @@ def _event(*, org_id, actor, action: str, target=None, target_type: str = "", ta
 _INSERTED = ("organization_id", "occurred_at", "actor_type", "actor_user_id", "actor_token_id", "actor_label",
              "action", "target_type", "target_id", "target_label", "before", "after", "metadata", "ip", "user_agent",
              "request_id")
-_JSON_AT = _INSERTED.index("before")
-_OCCURRED_AT = AuditEvent._meta.get_field("occurred_at")  # its default says when  # before, after, metadata
+_JSON_AT = _INSERTED.index("before")  # then after, metadata
+_OCCURRED_AT = AuditEvent._meta.get_field("occurred_at")  # its default says when
 _STORED = ("id", *_INSERTED)  # every field of the model but the generated one
 # _event() builds the model from the INSERT's parameters: they must name every stored field.
 if tuple(field.attname for field in AuditEvent._meta.concrete_fields) != (*_STORED, "metadata_dataset_id"):
