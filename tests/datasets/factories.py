@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import factory
 
 from apps.datasets.models import Dataset, Item
@@ -29,3 +31,13 @@ class ItemFactory(factory.django.DjangoModelFactory):
     width = 640
     height = 480
     metadata = factory.LazyFunction(dict)
+
+
+def at(text: str) -> datetime:
+    """An ISO 8601 time without zone, as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def items_of(dataset):
+    """The dataset's items, read as its organisation reads them."""
+    return Item.objects.for_org(dataset.organization_id).filter(dataset=dataset)
