@@ -27,7 +27,6 @@ from apps.datasets.tasks import build_dataset_version
 from apps.storage.errors import KeyUnavailable
 from apps.storage.models import Blob, SubjectKey
 from apps.storage.services import blob_open, blob_put, blob_read_bytes, org_key_rotate
-from apps.tenancy.roles import Role
 from tests.datasets.factories import DatasetFactory, ItemFactory
 from tests.recipes.factories import published_recipe
 
@@ -70,11 +69,6 @@ def clinic(org_a, owner_a):
     items_bind_subject_keys(org=org_a, dataset_id=dataset.pk)
     item_thumbnail_make(item=Item.objects.get(pk=mine.pk))
     return {"dataset": dataset, "mine": Item.objects.get(pk=mine.pk), "other": Item.objects.get(pk=other.pk)}
-
-
-@pytest.fixture
-def officer(org_a, make_member):
-    return make_member(org_a, Role.COMPLIANCE_OFFICER)
 
 
 def erase(client, capture=None, subject=SUBJECT, kind="erasure") -> dict:

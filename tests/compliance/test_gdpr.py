@@ -58,11 +58,6 @@ def clinic(org_a, owner_a):
     return {"dataset": dataset, "mine": mine, "other": item(OTHER, "c.jpg"), "nobody": item(None, "d.jpg")}
 
 
-@pytest.fixture
-def officer(org_a, make_member):
-    return make_member(org_a, Role.COMPLIANCE_OFFICER)
-
-
 def create(client, kind="access", subject=SUBJECT, **body):
     return client.post("/api/v1/gdpr-requests/", {"kind": kind, "subject_value": subject, **body}, format="json")
 

@@ -34,11 +34,6 @@ def clinic(org_a):
     return dataset
 
 
-@pytest.fixture
-def officer(org_a, make_member):
-    return make_member(org_a, Role.COMPLIANCE_OFFICER)
-
-
 def signed_in(member, **kwargs) -> Client:
     client = Client(**kwargs)
     client.force_login(member.user)

@@ -27,11 +27,6 @@ def region_roots(settings, tmp_path):
 
 
 @pytest.fixture
-def officer(org_a, make_member):
-    return make_member(org_a, Role.COMPLIANCE_OFFICER)
-
-
-@pytest.fixture
 def kept_30_days(org_a, owner_a):
     """A dataset keeping items 30 days: one 40 days old (with content, thumbnail and an annotation), one 2 days old."""
     dataset = DatasetFactory(organization=org_a, name="Dashcam", retention_days=30, subject_key="patient_id")

@@ -24,11 +24,6 @@ def region_roots(settings, tmp_path):
     return roots
 
 
-@pytest.fixture
-def officer(org_a, make_member):
-    return make_member(org_a, Role.COMPLIANCE_OFFICER)
-
-
 def basis_body(**changes) -> dict:
     return {"destination_region": "us", "basis": "scc", "reference": "SCC 2021/914 module 2, signed 2026-03-01",
             "purpose": "Training cluster of the US office reads the COCO exports",

@@ -4,19 +4,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from apps.compliance.models import AuditEvent
 from apps.compliance.services import audit_record
 from apps.core.models import OutboxMessage
 from apps.tenancy.roles import Role
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.compliance.pages import signed_in
 
 
 def rows(response) -> list[str]:
